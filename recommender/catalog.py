@@ -1,0 +1,105 @@
+"""Build the arrays a ``ServableModel`` carries from a ``Dataset``: catalog rules, popularity.
+
+Shared by every model's export so that all models serve with the same business rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recommender.dataset import Dataset
+from recommender.domain import Eligibility, ItemKind
+from recommender.servable import CatalogArrays
+
+KIND_NAMES: tuple[str, ...] = tuple(k.value for k in ItemKind)
+ELIGIBLE_B2B, ELIGIBLE_B2G = 1, 2
+_ELIGIBILITY_BITS = {
+    Eligibility.B2B.value: ELIGIBLE_B2B,
+    Eligibility.B2G.value: ELIGIBLE_B2G,
+    Eligibility.BOTH.value: ELIGIBLE_B2B | ELIGIBLE_B2G,
+}
+
+
+def _column(items: pd.DataFrame, name: str, default: object) -> list[object]:
+    if name not in items:
+        return [default] * len(items)
+    return [default if _missing(v) else v for v in items[name].tolist()]
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and value == ""
+
+
+def catalog_arrays(dataset: Dataset) -> CatalogArrays:
+    """Rule masks aligned with the dataset's internal item ids.
+
+    Items without attributes (e.g. a data set with no catalog, such as MovieLens) count as
+    add-ons without family, eligible for everyone, with no prerequisites.
+    """
+    items = dataset.items
+    kind_index = {name: i for i, name in enumerate(KIND_NAMES)}
+    kind = np.array(
+        [kind_index.get(str(v), kind_index["addon"]) for v in _column(items, "kind", "addon")],
+        dtype=np.int8,
+    )
+    families = _column(items, "family", None)
+    family_names = tuple(sorted({str(f) for f in families if f is not None}))
+    family_index = {name: i for i, name in enumerate(family_names)}
+    family = np.array([-1 if f is None else family_index[str(f)] for f in families], dtype=np.int32)
+    eligibility = np.array(
+        [_ELIGIBILITY_BITS.get(str(v), 3) for v in _column(items, "eligibility", "both")],
+        dtype=np.int8,
+    )
+    indptr = [0]
+    indices: list[int] = []
+    for prereqs in _column(items, "prerequisites", ()):
+        values = [] if isinstance(prereqs, str) else list(prereqs)  # type: ignore[call-overload]
+        known = [dataset.item_ids.to_internal(p) for p in values if p in dataset.item_ids]
+        indices.extend(sorted(known))
+        indptr.append(len(indices))
+    return CatalogArrays(
+        kind=kind,
+        kind_names=KIND_NAMES,
+        family=family,
+        family_names=family_names,
+        eligibility=eligibility,
+        prereq_indptr=np.asarray(indptr, dtype=np.int64),
+        prereq_indices=np.asarray(indices, dtype=np.int64),
+        price=np.asarray(_column(items, "price", 0.0), dtype=np.float32),
+        margin=np.asarray(_column(items, "margin", 0.0), dtype=np.float32),
+    )
+
+
+def popularity_table(
+    dataset: Dataset, group_columns: tuple[str, ...] = ("segment", "industry")
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Share of clients interacting with each item: overall (row ``all``) and per group value.
+
+    Rows are named ``all`` and ``column=value`` (``segment=B2G``, ``industry=healthcare``); the
+    uniform-offer baselines and the cold-start fallback both read this table.
+    """
+    binary = dataset.interactions.copy()
+    binary.data[:] = 1.0
+    rows: list[np.ndarray] = [_share(binary, np.ones(dataset.n_clients, dtype=bool))]
+    names: list[str] = ["all"]
+    for column in group_columns:
+        if column not in dataset.clients:
+            continue
+        values = dataset.clients[column].astype(object).to_numpy()
+        for value in sorted({str(v) for v in values if not _missing(v)}):
+            rows.append(_share(binary, values.astype(str) == value))
+            names.append(f"{column}={value}")
+    return np.vstack(rows).astype(np.float32), tuple(names)
+
+
+def _share(binary: sp.csr_matrix, mask: np.ndarray) -> np.ndarray:
+    count = int(mask.sum())
+    if count == 0:
+        return np.zeros(binary.shape[1], dtype=np.float64)
+    return np.asarray(binary[mask].sum(axis=0)).ravel() / count

@@ -1,0 +1,229 @@
+"""``ServableModel``: the plain bundle of numpy arrays every model exports and serving loads.
+
+Serving never imports implicit or lightfm: it scores with these arrays and the numba kernels.
+On disk a bundle is ``arrays.npz`` (loaded with ``allow_pickle=False``) plus ``manifest.json``
+holding metadata and the SHA-256 of the array file, so a corrupted artifact is refused.
+
+Scoring modes
+-------------
+``factors``: score(client) = client_vector @ item_factors.T. Biases are folded in: the last
+    column of ``item_factors`` is the item bias and client vectors end with a constant 1.
+``item_item``: score(client) = owned_indicator @ item_item (EASE-style), so the client
+    vector is built live from its owned offers.
+Clients the model has not seen get ``fold_in`` (ridge regression of their owned items onto
+the item factors, as ALS does) or, for hybrid models, a vector built from their features
+with ``client_feature_factors``; failing both, their segment's popularity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+FORMAT_VERSION = 1
+ScoringMode = Literal["factors", "item_item", "popularity"]
+
+
+class ArtifactError(ValueError):
+    """A model bundle that is missing, corrupted or incompatible."""
+
+
+@dataclass(frozen=True, eq=False)
+class CatalogArrays:
+    """The catalog's rule masks, aligned with ``ServableModel.item_ids``.
+
+    kind: int8 codes into ``kind_names``; family: int32 codes into ``family_names`` (-1: none);
+    eligibility: bit mask (1 = B2B may buy, 2 = B2G may buy); prerequisites: CSR
+    (``prereq_indptr``, ``prereq_indices``) of item indices that must be owned first;
+    price and margin: float32.
+    """
+
+    kind: np.ndarray
+    kind_names: tuple[str, ...]
+    family: np.ndarray
+    family_names: tuple[str, ...]
+    eligibility: np.ndarray
+    prereq_indptr: np.ndarray
+    prereq_indices: np.ndarray
+    price: np.ndarray
+    margin: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ServableModel:
+    """Everything needed to rank offers for a client, as numpy arrays and JSON metadata."""
+
+    name: str
+    mode: ScoringMode
+    item_ids: np.ndarray
+    client_ids: np.ndarray
+    catalog: CatalogArrays
+    #: (n_segments, n_items) popularity scores per segment; row names in ``segment_names``.
+    popularity: np.ndarray
+    segment_names: tuple[str, ...]
+    client_factors: np.ndarray | None = None
+    item_factors: np.ndarray | None = None
+    item_item: np.ndarray | None = None
+    #: LightFM-style embeddings of client features (n_features, dim) for cold start.
+    client_feature_factors: np.ndarray | None = None
+    client_feature_names: tuple[str, ...] = ()
+    #: Ridge strength for folding in an unseen client from its owned items (None: no fold-in).
+    fold_in_regularization: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    _ARRAYS = (
+        "item_ids",
+        "client_ids",
+        "popularity",
+        "client_factors",
+        "item_factors",
+        "item_item",
+        "client_feature_factors",
+    )
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``arrays.npz`` and ``manifest.json`` into ``directory`` atomically."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for name in self._ARRAYS:
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = _plain(value)
+        for f in fields(CatalogArrays):
+            value = getattr(self.catalog, f.name)
+            if isinstance(value, np.ndarray):
+                arrays[f"catalog.{f.name}"] = value
+        npz_tmp = _atomic_npz(target / "arrays.npz", arrays)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "mode": self.mode,
+            "segment_names": list(self.segment_names),
+            "client_feature_names": list(self.client_feature_names),
+            "kind_names": list(self.catalog.kind_names),
+            "family_names": list(self.catalog.family_names),
+            "fold_in_regularization": self.fold_in_regularization,
+            "metadata": self.metadata,
+            "arrays_sha256": _sha256(npz_tmp),
+        }
+        _atomic_write_text(target / "manifest.json", json.dumps(manifest, indent=2, default=str))
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> ServableModel:
+        """Load and verify a bundle; ``ArtifactError`` says what is wrong with it."""
+        source = Path(directory)
+        manifest_path, npz_path = source / "manifest.json", source / "arrays.npz"
+        for path in (manifest_path, npz_path):
+            if not path.is_file():
+                raise ArtifactError(f"model bundle {source}: missing {path.name}")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{manifest_path}: not valid JSON ({exc})") from exc
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(
+                f"{manifest_path}: format_version {manifest.get('format_version')!r} is not "
+                f"supported (expected {FORMAT_VERSION})"
+            )
+        if _sha256(npz_path) != manifest.get("arrays_sha256"):
+            raise ArtifactError(f"{npz_path}: checksum mismatch, the artifact is corrupted")
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        catalog = CatalogArrays(
+            kind_names=tuple(manifest["kind_names"]),
+            family_names=tuple(manifest["family_names"]),
+            **{
+                f.name: arrays[f"catalog.{f.name}"]
+                for f in fields(CatalogArrays)
+                if f"catalog.{f.name}" in arrays
+            },
+        )
+        model = cls(
+            name=manifest["name"],
+            mode=manifest["mode"],
+            catalog=catalog,
+            segment_names=tuple(manifest["segment_names"]),
+            client_feature_names=tuple(manifest["client_feature_names"]),
+            fold_in_regularization=manifest["fold_in_regularization"],
+            metadata=manifest["metadata"],
+            item_ids=arrays["item_ids"].astype(object),
+            client_ids=arrays["client_ids"].astype(object),
+            popularity=arrays["popularity"],
+            client_factors=arrays.get("client_factors"),
+            item_factors=arrays.get("item_factors"),
+            item_item=arrays.get("item_item"),
+            client_feature_factors=arrays.get("client_feature_factors"),
+        )
+        model.validate()
+        return model
+
+    def validate(self) -> None:
+        """Check shapes agree; ``ArtifactError`` names the first disagreement."""
+        n = self.n_items
+        checks: list[tuple[bool, str]] = [
+            (self.popularity.shape == (len(self.segment_names), n), "popularity shape"),
+            (len(self.catalog.kind) == n, "catalog.kind length"),
+            (len(self.catalog.prereq_indptr) == n + 1, "catalog.prereq_indptr length"),
+        ]
+        if self.mode == "factors":
+            checks.append((self.item_factors is not None, "factors mode needs item_factors"))
+            if self.item_factors is not None:
+                checks.append((self.item_factors.shape[0] == n, "item_factors rows"))
+                if self.client_factors is not None:
+                    checks.append(
+                        (
+                            self.client_factors.shape
+                            == (len(self.client_ids), self.item_factors.shape[1]),
+                            "client_factors shape",
+                        )
+                    )
+        if self.mode == "item_item":
+            checks.append(
+                (self.item_item is not None and self.item_item.shape == (n, n), "item_item shape")
+            )
+        for ok, what in checks:
+            if not ok:
+                raise ArtifactError(f"model {self.name!r}: incompatible arrays ({what})")
+
+
+def _plain(array: np.ndarray) -> np.ndarray:
+    """Object arrays of strings become unicode arrays so they load without pickle."""
+    if array.dtype == object:
+        return np.asarray(array.astype(str))
+    return array
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+    return path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

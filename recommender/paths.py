@@ -1,0 +1,43 @@
+"""Where the service keeps its files when nothing else is configured.
+
+Everything lives under one data directory (``RECSYS_DATA_DIR``, default ``./data``):
+
+    offline/   Parquet offline store (snapshots of items, clients, interactions; events by date)
+    redis/     the embedded Redis database file (used when ``REDIS_URL`` is unset)
+    mlflow/    MLflow SQLite tracking store and artifacts (used when no tracking URI is set)
+    reports/   evaluation and A/B reports
+    sample/    generated sample data
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "RECSYS_DATA_DIR"
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: ``override``, else ``$RECSYS_DATA_DIR``, else ``./data``."""
+    raw = override if override is not None else os.environ.get(DATA_DIR_ENV, "data")
+    return Path(raw).expanduser().resolve()
+
+
+def offline_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "offline"
+
+
+def redis_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "redis"
+
+
+def mlflow_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "mlflow"
+
+
+def reports_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "reports"
+
+
+def sample_dir(root: Path | None = None) -> Path:
+    return (root or data_dir()) / "sample"

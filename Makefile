@@ -1,0 +1,42 @@
+# One place for the project's commands. `make demo` runs the main job, `make test` the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Generate sample data, build the stores, train, register, and serve on embedded defaults.
+demo: setup
+	$(BIN)/recsys quickstart
+
+## Lint, type-check and run the whole test suite.
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Speed, memory and quality benchmarks (minutes; not part of `make test`).
+bench: setup
+	$(BIN)/python benchmarks/bench_kernels.py
+	$(BIN)/python benchmarks/quality_ml100k.py
+	$(BIN)/python benchmarks/quality_synthetic.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

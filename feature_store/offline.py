@@ -1,0 +1,298 @@
+"""The Parquet offline store: snapshots of items / clients / interactions, and the event log.
+
+Layout under ``recommender.paths.offline_dir(data_dir)``::
+
+    CURRENT                                   name of the current snapshot (flipped atomically)
+    snapshots/<name>/{items,clients,interactions}.parquet, manifest.json
+    events/date=YYYY-MM-DD/part-<uuid>.parquet
+
+An import lands whole or not at all: a snapshot is written into a hidden temporary directory,
+renamed into place, and only then does ``CURRENT`` point at it (temp file + ``os.replace``).
+Readers always see a complete snapshot. The last ``SNAPSHOTS_KEPT`` snapshots are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from feature_store.errors import OfflineStoreEmptyError, OfflineStoreError, OfflineTableMissingError
+from recommender import paths
+from recommender.dataset import DEFAULT_CLIENT_FEATURES, DEFAULT_ITEM_FEATURES, Dataset
+from recommender.domain import INTERACTION_COLUMNS, OWNING_EVENTS, RELEASING_EVENTS
+from recommender.feedback import FeedbackConfig
+from recommender.schema import validate_table
+
+TABLES: tuple[str, ...] = ("items", "clients", "interactions")
+SNAPSHOTS_KEPT = 3
+_STALE_TMP_SECONDS = 3600.0
+TimeBound = datetime | pd.Timestamp | str | None
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, then os.replace."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _lists_back(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet list columns come back as numpy arrays; give callers plain lists again."""
+    for column in frame.columns:
+        if frame[column].dtype == object and len(frame):
+            first = frame[column].dropna().head(1).tolist()
+            if first and hasattr(first[0], "tolist"):
+                frame[column] = [v.tolist() if hasattr(v, "tolist") else v for v in frame[column]]
+    return frame
+
+
+def _utc(bound: TimeBound) -> pd.Timestamp | None:
+    if bound is None:
+        return None
+    stamp = pd.Timestamp(bound)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+class OfflineStore:
+    """Parquet files under ``offline_dir(data_dir)`` (default data dir: ``$RECSYS_DATA_DIR``)."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        self.root = paths.offline_dir(paths.data_dir(data_dir))
+        self._snapshots = self.root / "snapshots"
+        self._events = self.root / "events"
+
+    # ---- snapshots -------------------------------------------------------------------------
+
+    def current_snapshot(self) -> str | None:
+        """Name of the current snapshot, or None when nothing was imported yet."""
+        pointer = self.root / "CURRENT"
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        return name if name and (self._snapshots / name).is_dir() else None
+
+    def tables(self) -> tuple[str, ...]:
+        """Tables held by the current snapshot (empty when there is none)."""
+        name = self.current_snapshot()
+        if name is None:
+            return ()
+        return tuple(t for t in TABLES if (self._snapshots / name / f"{t}.parquet").is_file())
+
+    def _current_dir(self) -> Path:
+        name = self.current_snapshot()
+        if name is None:
+            raise OfflineStoreEmptyError(
+                f"no data imported yet in {self.root}; run `recsys data generate` / "
+                "`recsys data import`"
+            )
+        return self._snapshots / name
+
+    def write_snapshot(self, tables: Mapping[str, pd.DataFrame], *, replace: bool = True) -> str:
+        """Write ``tables`` as a new snapshot and make it current; returns its name.
+
+        With ``replace=False`` tables not given are carried over from the current snapshot.
+        If anything fails, the temporary files are removed and the current snapshot is unchanged.
+        """
+        unknown = sorted(set(tables) - set(TABLES))
+        if unknown or not tables:
+            raise ValueError(f"tables must be a non-empty subset of {TABLES}, got {sorted(tables)}")
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        self._snapshots.mkdir(parents=True, exist_ok=True)
+        tmp = self._snapshots / f".tmp-{name}"
+        tmp.mkdir()
+        try:
+            rows: dict[str, int] = {}
+            if not replace and self.current_snapshot() is not None:
+                for table in set(self.tables()) - set(tables):
+                    shutil.copy2(self._current_dir() / f"{table}.parquet", tmp / f"{table}.parquet")
+                    rows[table] = pq.ParquetFile(tmp / f"{table}.parquet").metadata.num_rows
+            for table, frame in tables.items():
+                frame.reset_index(drop=True).to_parquet(tmp / f"{table}.parquet", index=False)
+                rows[table] = len(frame)
+            manifest = {
+                "name": name,
+                "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                "rows": rows,
+            }
+            _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
+            os.rename(tmp, self._snapshots / name)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception):
+                raise OfflineStoreError(
+                    f"writing a snapshot to {self.root} failed, the current data is unchanged: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            raise
+        _fsync_write(self.root / "CURRENT", name.encode())
+        self._prune(name)
+        return name
+
+    def _prune(self, current: str) -> None:
+        """Keep the last ``SNAPSHOTS_KEPT`` snapshots; drop temp folders of crashed writers."""
+        entries = sorted(p for p in self._snapshots.iterdir() if p.is_dir())
+        done = [p for p in entries if not p.name.startswith(".")]
+        for old in done[:-SNAPSHOTS_KEPT]:
+            if old.name != current:
+                shutil.rmtree(old, ignore_errors=True)
+        for tmp in (p for p in entries if p.name.startswith(".tmp-")):
+            if time.time() - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """One table of the current snapshot: 'items', 'clients' or 'interactions'."""
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}; expected one of {', '.join(TABLES)}")
+        path = self._current_dir() / f"{name}.parquet"
+        if not path.is_file():
+            raise OfflineTableMissingError(
+                f"the current snapshot {path.parent} has no {name} table; import one with "
+                f"`recsys data import --{name} FILE`"
+            )
+        return _lists_back(pd.read_parquet(path))
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def append_events(self, frame: pd.DataFrame) -> int:
+        """Append validated events, one Parquet file per date, each written atomically.
+
+        Returns the number of rows written. Dedupe by ``event_id`` is the caller's job (see
+        ``event_ids``); ``read_events`` also drops repeated ids, so a retried batch is harmless.
+        """
+        if frame.empty:
+            return 0
+        clean = validate_table(frame, "events", source="events")
+        days = clean["timestamp"].dt.strftime("%Y-%m-%d")
+        for day, part in clean.groupby(days, sort=True):
+            folder = self._events / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"part-{uuid.uuid4().hex}.parquet"
+            tmp = folder / f".{target.name}.tmp"
+            try:
+                part.reset_index(drop=True).to_parquet(tmp, index=False)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return len(clean)
+
+    def _event_files(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[Path]:
+        if not self._events.is_dir():
+            return []
+        files: list[Path] = []
+        for folder in sorted(self._events.glob("date=*")):
+            day = folder.name.removeprefix("date=")
+            if start is not None and day < start.strftime("%Y-%m-%d"):
+                continue
+            if end is not None and day > end.strftime("%Y-%m-%d"):
+                continue
+            files.extend(sorted(folder.glob("part-*.parquet")))
+        return files
+
+    def read_events(self, start: TimeBound = None, end: TimeBound = None) -> pd.DataFrame:
+        """Flushed events with ``start <= timestamp < end`` (UTC), one row per event id."""
+        lo, hi = _utc(start), _utc(end)
+        frames = [pd.read_parquet(f) for f in self._event_files(lo, hi)]
+        if not frames:
+            empty = pd.DataFrame(
+                {
+                    c: pd.Series(dtype="str")
+                    for c in ("event_id", "client_id", "item_id", "event_type")
+                }
+            )
+            empty["timestamp"] = pd.Series(dtype="datetime64[us, UTC]")
+            empty["value"] = pd.Series(dtype="float64")
+            return empty
+        events = pd.concat(frames, ignore_index=True)
+        keep = pd.Series(True, index=events.index)
+        if lo is not None:
+            keep &= events["timestamp"] >= lo
+        if hi is not None:
+            keep &= events["timestamp"] < hi
+        events = events.loc[keep].drop_duplicates(subset="event_id", keep="first")
+        return events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+    def event_ids(self) -> set[str]:
+        """Ids of every flushed event (the flusher dedupes against these)."""
+        ids: set[str] = set()
+        for path in self._event_files(None, None):
+            ids.update(pq.read_table(path, columns=["event_id"]).column(0).to_pylist())
+        return ids
+
+    # ---- training input --------------------------------------------------------------------
+
+    def load_dataset(
+        self,
+        feedback: FeedbackConfig | None = None,
+        include_events: bool = True,
+        *,
+        client_feature_columns: Sequence[str] = DEFAULT_CLIENT_FEATURES,
+        item_feature_columns: Sequence[str] = DEFAULT_ITEM_FEATURES,
+    ) -> Dataset:
+        """A ``Dataset`` of the current snapshot plus flushed events that carry feedback.
+
+        Events count when they own / release an offer or have a positive weight in
+        ``feedback``; events whose id already is in the snapshot's interactions are skipped.
+        """
+        feedback = feedback or FeedbackConfig()
+        interactions = self.read_table("interactions")
+        present = self.tables()
+        clients = self.read_table("clients") if "clients" in present else None
+        items = self.read_table("items") if "items" in present else None
+        if include_events:
+            events = self.read_events()
+            useful = {e.value for e in OWNING_EVENTS | RELEASING_EVENTS}
+            useful |= {str(t) for t, w in feedback.weights.items() if w > 0}
+            events = events[events["event_type"].astype(str).isin(useful)]
+            if "event_id" in interactions:
+                events = events[~events["event_id"].isin(set(interactions["event_id"].dropna()))]
+            if len(events):
+                columns = [*INTERACTION_COLUMNS, "event_id"]
+                interactions = pd.concat(
+                    [interactions, events[[c for c in columns if c in events]]], ignore_index=True
+                )
+        return Dataset.from_frames(
+            interactions,
+            clients,
+            items,
+            feedback=feedback,
+            client_feature_columns=client_feature_columns,
+            item_feature_columns=item_feature_columns,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the training data was, for MLflow: snapshot name, SHA-256, rows, time span."""
+        folder = self._current_dir()
+        digest = hashlib.sha256()
+        info: dict[str, Any] = {"offline_snapshot": folder.name}
+        for table in TABLES:
+            path = folder / f"{table}.parquet"
+            if not path.is_file():
+                continue
+            digest.update(table.encode())
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            info[f"rows_{table}"] = pq.ParquetFile(path).metadata.num_rows
+        info["offline_sha256"] = digest.hexdigest()
+        if (folder / "interactions.parquet").is_file():
+            stamps = pd.read_parquet(folder / "interactions.parquet", columns=["timestamp"])
+            info["interactions_min_ts"] = stamps["timestamp"].min().isoformat()
+            info["interactions_max_ts"] = stamps["timestamp"].max().isoformat()
+        files = self._event_files(None, None)
+        info["events_files"] = len(files)
+        info["events_rows"] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        return info

@@ -1,0 +1,306 @@
+"""Table schemas of imported data and their vectorized validation.
+
+``validate_table`` turns a raw frame (CSV read as strings, or Parquet) into a clean typed frame,
+or raises ``DataValidationError`` listing every problem with its file, 1-based data row (and CSV
+line), column and reason. Columns the schema does not know are passed through untouched, so a
+data set can carry extra features. Cross-table checks (unknown ids, duplicates) live in
+``recommender.integrity``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from recommender.domain import Eligibility, EventType, ItemKind, Segment
+
+MAX_LISTED = 20
+ColumnKind = Literal["id", "text", "enum", "number", "timestamp", "list"]
+TableName = Literal["items", "clients", "interactions", "events"]
+
+
+class DataValidationError(ValueError):
+    """Bad input data; the message lists up to ``MAX_LISTED`` problems and the total count."""
+
+    def __init__(
+        self, problems: list[str], total: int | None = None, *, hint: str | None = None
+    ) -> None:
+        self.problems = problems
+        self.total = max(total or len(problems), len(problems))
+        shown = problems[:MAX_LISTED]
+        lines = [f"{self.total} problem(s) in the input data:", *(f"  - {p}" for p in shown)]
+        if self.total > len(shown):
+            lines.append(f"  ... and {self.total - len(shown)} more")
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a table came from; ``header_lines`` is set for CSV so lines can be named."""
+
+    name: str
+    header_lines: int | None = None
+
+    @classmethod
+    def of(cls, source: str | os.PathLike[str] | Source) -> Source:
+        if isinstance(source, Source):
+            return source
+        name = str(source)
+        return cls(name, 1 if name.lower().endswith(".csv") else None)
+
+    def where(self, position: int) -> str:
+        """Location of the 0-based data row ``position``: 'x.csv row 17 (line 18)'."""
+        text = f"{self.name} row {position + 1}"
+        if self.header_lines is not None:
+            text += f" (line {position + 1 + self.header_lines})"
+        return text
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: its kind, whether it is required, allowed values, range and default."""
+
+    name: str
+    kind: ColumnKind
+    required: bool = False
+    allowed: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    default: Any = None
+
+
+def _enum(name: str, values: type[Any], required: bool = True, default: Any = None) -> ColumnSpec:
+    return ColumnSpec(name, "enum", required, tuple(v.value for v in values), default=default)
+
+
+_INTERACTION_SPECS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("client_id", "id", required=True),
+    ColumnSpec("item_id", "id", required=True),
+    _enum("event_type", EventType),
+    ColumnSpec("timestamp", "timestamp", required=True),
+    ColumnSpec("value", "number", minimum=0.0, default=1.0),
+)
+
+SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
+    "items": (
+        ColumnSpec("item_id", "id", required=True),
+        ColumnSpec("name", "text", required=True),
+        _enum("kind", ItemKind),
+        ColumnSpec("family", "text"),
+        ColumnSpec("price", "number", required=True, minimum=0.0),
+        ColumnSpec("margin", "number", minimum=0.0, maximum=1.0),
+        _enum("eligibility", Eligibility, required=False, default=Eligibility.BOTH.value),
+        ColumnSpec("prerequisites", "list"),
+        ColumnSpec("vendor", "text", default="integrator"),
+        ColumnSpec("tags", "list"),
+    ),
+    "clients": (
+        ColumnSpec("client_id", "id", required=True),
+        ColumnSpec("industry", "text", required=True),
+        _enum("segment", Segment),
+        ColumnSpec("size_band", "text"),
+        ColumnSpec("region", "text"),
+        ColumnSpec("manager_id", "text"),
+        ColumnSpec("signup_date", "timestamp"),
+        ColumnSpec("loyalty_tier", "text", default="bronze"),
+    ),
+    "interactions": (*_INTERACTION_SPECS, ColumnSpec("event_id", "id")),
+    # The online event log: like interactions, but every event carries its id.
+    "events": (
+        *_INTERACTION_SPECS,
+        ColumnSpec("event_id", "id", required=True),
+        ColumnSpec("request_id", "text"),
+    ),
+}
+#: Columns whose absence is not filled in with defaults (their presence changes meaning).
+_NOT_FILLED = frozenset({"event_id"})
+
+
+def _missing_mask(raw: pd.Series) -> pd.Series:
+    missing = raw.isna()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        text = raw.astype(str).str.strip()
+        missing |= text.eq("") & ~missing
+    return missing
+
+
+Converted = tuple[pd.Series, pd.Series, Callable[[Any], str]]
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    return raw.astype(str).str.strip().astype("str")
+
+
+def _convert_enum(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    lookup = {v.lower(): v for v in spec.allowed}
+    clean = _as_text(raw).str.lower().map(lookup)
+    bad = clean.isna() & ~missing
+    options = ", ".join(spec.allowed)
+    return clean.astype("str"), bad, lambda v: f"{v!r} is not one of {options}"
+
+
+def _convert_number(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raw = raw.astype(object)
+    source = raw if pd.api.types.is_numeric_dtype(raw.dtype) else _as_text(raw)
+    clean = pd.to_numeric(source, errors="coerce").astype("float64")
+    not_number = clean.isna() & ~missing
+    bad = not_number | np.isinf(clean)
+    low = spec.minimum if spec.minimum is not None else -np.inf
+    high = spec.maximum if spec.maximum is not None else np.inf
+    bad |= (clean < low) | (clean > high)
+    numbers = clean
+
+    def reason(value: Any) -> str:
+        number = pd.to_numeric(pd.Series([value]).astype(str).str.strip(), errors="coerce")[0]
+        if pd.isna(number):
+            return f"{value!r} is not a number"
+        if not np.isfinite(number):
+            return f"{value!r} is not a finite number"
+        if number < low:
+            return f"{value!r} is below the minimum {low:g}"
+        return f"{value!r} is above the maximum {high:g}"
+
+    return numbers, bad, reason
+
+
+def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        clean = raw.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(raw.dtype):
+        clean = raw.dt.tz_localize("UTC")  # naive timestamps are taken as UTC
+    elif pd.api.types.is_numeric_dtype(raw.dtype):
+        clean = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+    else:
+        # ISO 8601 only: '05/01/2024' is ambiguous (May or January) and must not guess.
+        clean = pd.to_datetime(_as_text(raw), errors="coerce", utc=True, format="ISO8601")
+    clean = clean.dt.as_unit("us")
+    bad = clean.isna() & ~missing
+    return clean, bad, lambda v: f"{v!r} is not a timestamp (expected ISO 8601)"
+
+
+def _split_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _convert_list(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    clean = pd.Series([_split_list(v) for v in raw.tolist()], index=raw.index, dtype=object)
+    return clean, pd.Series(False, index=raw.index), lambda v: f"{v!r} is not a list"
+
+
+def _convert_text(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    clean = _as_text(raw).where(~missing)
+    return clean, pd.Series(False, index=raw.index), lambda v: f"{v!r} is not text"
+
+
+_CONVERTERS: dict[ColumnKind, Callable[[pd.Series, ColumnSpec, pd.Series], Converted]] = {
+    "id": _convert_text,
+    "text": _convert_text,
+    "enum": _convert_enum,
+    "number": _convert_number,
+    "timestamp": _convert_timestamp,
+    "list": _convert_list,
+}
+
+
+def validate_table(
+    frame: pd.DataFrame, table: str, *, source: str | os.PathLike[str] | Source = "<frame>"
+) -> pd.DataFrame:
+    """A clean typed copy of ``frame`` checked against the schema of ``table``.
+
+    Raises ``DataValidationError`` naming file, row, column and reason for every bad value,
+    and naming the file and column for a missing required column. The index of the result is
+    the 0-based data row of the input, so later checks can still name rows.
+    """
+    if table not in SCHEMAS:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(SCHEMAS)}")
+    where = Source.of(source)
+    specs = SCHEMAS[table]
+    absent = [s.name for s in specs if s.required and s.name not in frame.columns]
+    if absent:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        raise DataValidationError(
+            [
+                f"{where.name}: missing required column {n!r} (columns found: {found})"
+                for n in absent
+            ]
+        )
+    if frame.empty:
+        raise DataValidationError([f"{where.name}: no data rows ({table} table is empty)"])
+
+    out = frame.reset_index(drop=True).copy()
+    examples: list[tuple[int, int, str]] = []
+    total = 0
+    for order, spec in enumerate(specs):
+        if spec.name not in out.columns:
+            if spec.name not in _NOT_FILLED:
+                out[spec.name] = _default_column(spec, len(out))
+            continue
+        raw = out[spec.name]
+        missing = _missing_mask(raw)
+        clean, bad, reason = _CONVERTERS[spec.kind](raw, spec, missing)
+        required_missing = missing & spec.required
+        for mask, explain in ((required_missing, lambda _v: "value is missing"), (bad, reason)):
+            count = int(mask.sum())
+            if not count:
+                continue
+            total += count
+            for position in np.flatnonzero(mask.to_numpy())[:MAX_LISTED]:
+                text = f"{where.where(int(position))}, column {spec.name!r}: "
+                examples.append((int(position), order, text + explain(raw.iloc[position])))
+        if spec.default is not None and spec.kind != "list":
+            clean = clean.where(~missing, spec.default)
+        out[spec.name] = clean
+    if total:
+        examples.sort()
+        raise DataValidationError([text for *_key, text in examples], total)
+    return out
+
+
+def _default_column(spec: ColumnSpec, length: int) -> pd.Series:
+    if spec.kind == "list":
+        return pd.Series([[] for _ in range(length)], dtype=object)
+    if spec.kind == "number":
+        value = np.nan if spec.default is None else float(spec.default)
+        return pd.Series(np.full(length, value, dtype=np.float64))
+    if spec.kind == "timestamp":
+        return pd.Series(pd.NaT, index=range(length), dtype="datetime64[us, UTC]")
+    return pd.Series([spec.default] * length, dtype="str")
+
+
+def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
+    """Read a CSV (all cells as text) or Parquet file and validate it as ``table``."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataValidationError([f"{file}: file not found"])
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
+        elif suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(file)
+        else:
+            raise DataValidationError(
+                [f"{file}: unsupported file type {suffix!r} (CSV or Parquet)"]
+            )
+    except pd.errors.EmptyDataError:
+        raise DataValidationError([f"{file}: file is empty (no header line)"]) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise DataValidationError([f"{file}: cannot be parsed: {exc}"]) from None
+    except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
+        if isinstance(exc, DataValidationError):
+            raise
+        raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
+    return validate_table(raw, table, source=Source.of(file))

@@ -1,0 +1,165 @@
+"""Per-table validation: every bad value is reported with file, row, line, column and reason."""
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recommender.schema import (
+    MAX_LISTED,
+    DataValidationError,
+    Source,
+    read_table_file,
+    validate_table,
+)
+
+ITEMS_CSV = """item_id,name,kind,family,price,margin,eligibility,prerequisites,vendor,tags
+sup_basic,Basic support,tariff,support,100,0.2,both,,,support
+course_b,Linux 2,COURSE,,70.5,0.5,B2G,course_a; sup_basic,training centre,linux;admin
+course_a,Linux 1,course,,50,,,,,
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path, table: str) -> str:
+    with pytest.raises(DataValidationError) as info:
+        read_table_file(path, table)
+    return str(info.value)
+
+
+def test_valid_items_are_typed_with_defaults(tmp_path: Path) -> None:
+    items = read_table_file(write(tmp_path, "items.csv", ITEMS_CSV), "items")
+    assert items["price"].tolist() == [100.0, 70.5, 50.0]
+    assert items["kind"].tolist() == ["tariff", "course", "course"]
+    assert items["prerequisites"].tolist() == [[], ["course_a", "sup_basic"], []]
+    assert items["tags"].tolist() == [["support"], ["linux", "admin"], []]
+    assert items["eligibility"].tolist() == ["both", "B2G", "both"]
+    assert items["vendor"].tolist() == ["integrator", "training centre", "integrator"]
+    assert items["margin"].isna().tolist() == [False, False, True]
+    assert items["family"].isna().tolist() == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "reason"),
+    [
+        ("kind", "service", "'service' is not one of tariff, course, addon"),
+        ("price", "abc", "'abc' is not a number"),
+        ("price", "-5", "'-5' is below the minimum 0"),
+        ("margin", "1.5", "'1.5' is above the maximum 1"),
+        ("eligibility", "everyone", "'everyone' is not one of B2B, B2G, both"),
+        ("name", "", "value is missing"),
+    ],
+)
+def test_bad_item_value_names_file_row_line_column(
+    tmp_path: Path, column: str, bad: str, reason: str
+) -> None:
+    frame = pd.read_csv(io.StringIO(ITEMS_CSV), dtype=str, keep_default_na=False)
+    frame.loc[1, column] = bad
+    path = tmp_path / "items.csv"
+    frame.to_csv(path, index=False)
+    message = error_of(path, "items")
+    assert f"items.csv row 2 (line 3), column '{column}': {reason}" in message
+    assert message.startswith("1 problem(s)")
+
+
+def test_bad_timestamp_and_event_type_in_interactions(tmp_path: Path) -> None:
+    text = (
+        "client_id,item_id,event_type,timestamp,value\n"
+        "c1,i1,purchase,2024-01-01T10:00:00,1\n"
+        "c1,i2,buy,2024-01-02,2\n"
+        "c2,i1,view,yesterday,1\n"
+    )
+    message = error_of(write(tmp_path, "interactions.csv", text), "interactions")
+    assert "interactions.csv row 2 (line 3), column 'event_type': 'buy' is not one of" in message
+    assert (
+        "interactions.csv row 3 (line 4), column 'timestamp': 'yesterday' is not a timestamp"
+        in message
+    )
+
+
+def test_timestamps_become_utc(tmp_path: Path) -> None:
+    text = (
+        "client_id,item_id,event_type,timestamp\n"
+        "c1,i1,purchase,2024-01-01 10:00:00\n"
+        "c1,i2,usage,2024-01-01T10:00:00+03:00\n"
+    )
+    frame = read_table_file(write(tmp_path, "i.csv", text), "interactions")
+    assert str(frame["timestamp"].dt.tz) == "UTC"
+    assert frame["timestamp"].dt.hour.tolist() == [10, 7]
+    assert frame["value"].tolist() == [1.0, 1.0]
+    assert "event_id" not in frame
+
+
+def test_missing_required_column_names_column_and_file(tmp_path: Path) -> None:
+    text = "client_id,item_id,event_type\nc1,i1,purchase\n"
+    message = error_of(write(tmp_path, "interactions.csv", text), "interactions")
+    assert "interactions.csv: missing required column 'timestamp'" in message
+
+
+def test_empty_file_and_header_only(tmp_path: Path) -> None:
+    assert "file is empty" in error_of(write(tmp_path, "clients.csv", ""), "clients")
+    header = "client_id,industry,segment\n"
+    message = error_of(write(tmp_path, "clients2.csv", header), "clients")
+    assert "clients2.csv: no data rows" in message
+
+
+def test_many_problems_are_capped_with_total(tmp_path: Path) -> None:
+    rows = "".join(f"c{i},retail,B2X\n" for i in range(50))
+    message = error_of(
+        write(tmp_path, "clients.csv", "client_id,industry,segment\n" + rows), "clients"
+    )
+    assert message.startswith("50 problem(s)")
+    assert f"... and {50 - MAX_LISTED} more" in message
+    assert "clients.csv row 1 (line 2), column 'segment': 'B2X'" in message
+
+
+def test_unsupported_or_missing_file(tmp_path: Path) -> None:
+    assert "unsupported file type '.xlsx'" in error_of(write(tmp_path, "a.xlsx", "x"), "items")
+    assert "nope.csv: file not found" in error_of(tmp_path / "nope.csv", "items")
+
+
+def test_parquet_with_lists_naive_datetimes_and_extra_columns(tmp_path: Path) -> None:
+    path = tmp_path / "clients.parquet"
+    pd.DataFrame(
+        {
+            "client_id": [1, 2],
+            "industry": ["it", "energy"],
+            "segment": ["b2b", "B2G"],
+            "signup_date": pd.to_datetime(["2023-05-01", "2023-06-01"]),
+            "employees": [10, 2000],
+        }
+    ).to_parquet(path)
+    clients = read_table_file(path, "clients")
+    assert clients["client_id"].tolist() == ["1", "2"]
+    assert clients["segment"].tolist() == ["B2B", "B2G"]
+    assert str(clients["signup_date"].dt.tz) == "UTC"
+    assert clients["employees"].tolist() == [10, 2000]
+    assert clients["loyalty_tier"].tolist() == ["bronze", "bronze"]
+
+
+def test_parquet_errors_name_row_without_line() -> None:
+    frame = pd.DataFrame({"item_id": ["a"], "name": ["A"], "kind": ["tariff"], "price": [-1.0]})
+    with pytest.raises(DataValidationError, match=r"items.parquet row 1, column 'price'"):
+        validate_table(frame, "items", source="items.parquet")
+
+
+def test_events_require_event_id() -> None:
+    frame = pd.DataFrame(
+        {"client_id": ["c"], "item_id": ["i"], "event_type": ["click"], "timestamp": ["2024-01-01"]}
+    )
+    with pytest.raises(DataValidationError, match="missing required column 'event_id'"):
+        validate_table(frame, "events")
+    assert validate_table(frame.assign(event_id="e1"), "events")["event_id"].tolist() == ["e1"]
+
+
+def test_source_location() -> None:
+    assert Source.of("x.csv").where(16) == "x.csv row 17 (line 18)"
+    assert Source.of("x.parquet").where(0) == "x.parquet row 1"
+    with pytest.raises(ValueError, match="unknown table"):
+        validate_table(pd.DataFrame({"a": [1]}), "orders")

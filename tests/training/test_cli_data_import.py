@@ -1,0 +1,106 @@
+"""``recsys data import`` / ``import-movielens``: reports, exit code 2 on bad input, atomicity."""
+
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from feature_store.offline import OfflineStore
+from tests.recommender.test_movielens import fake_ml100k
+from training.cli.main import app
+
+ITEMS = "item_id,name,kind,price,prerequisites\ni1,Basic,tariff,10,\ni2,Linux,course,20,i1\n"
+CLIENTS = "client_id,industry,segment\nc1,it,B2B\nc2,energy,B2G\n"
+INTERACTIONS = (
+    "client_id,item_id,event_type,timestamp\n"
+    "c1,i1,purchase,2024-01-01\n"
+    "c2,i2,enrolment,2024-01-02\n"
+    "c2,i2,enrolment,2024-01-02\n"
+    "c9,i1,view,2024-01-03\n"
+)
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def files(tmp_path: Path, **texts: str) -> list[str]:
+    args: list[str] = []
+    for table, text in texts.items():
+        path = tmp_path / f"{table}.csv"
+        path.write_text(text)
+        args += [f"--{table}", str(path)]
+    return args
+
+
+def run(tmp_path: Path, *args: str) -> Result:
+    return runner.invoke(app, [*args, "--data-dir", str(tmp_path / "data")])
+
+
+def test_import_reports_counts_and_lands_whole(tmp_path: Path) -> None:
+    args = files(tmp_path, items=ITEMS, clients=CLIENTS, interactions=INTERACTIONS)
+    result = run(tmp_path, "data", "import", *args, "--on-unknown", "skip")
+    assert result.exit_code == 0, result.output
+    assert "interactions" in result.output
+    assert "unknown client_id" in result.output
+    assert "duplicate interactions" in result.output
+    store = OfflineStore(tmp_path / "data")
+    assert len(store.read_table("interactions")) == 2
+    assert store.read_table("items")["prerequisites"].tolist() == [[], ["i1"]]
+
+
+def test_unknown_ids_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    args = files(tmp_path, items=ITEMS, clients=CLIENTS, interactions=INTERACTIONS)
+    result = run(tmp_path, "data", "import", *args)
+    assert result.exit_code == 2
+    assert "interactions.csv row 4 (line 5), column 'client_id': unknown client 'c9'" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert OfflineStore(tmp_path / "data").current_snapshot() is None
+
+
+def test_bad_value_exit_2_keeps_previous_snapshot(tmp_path: Path) -> None:
+    good = files(tmp_path, items=ITEMS, clients=CLIENTS)
+    assert run(tmp_path, "data", "import", *good).exit_code == 0
+    store = OfflineStore(tmp_path / "data")
+    before = store.current_snapshot()
+    bad = files(tmp_path, clients=CLIENTS.replace("B2G", "gov"))
+    result = run(tmp_path, "data", "import", *bad)
+    assert result.exit_code == 2
+    assert "clients.csv row 2 (line 3), column 'segment': 'gov' is not one of" in result.output
+    assert "nothing was written" in result.output
+    assert store.current_snapshot() == before
+
+
+def test_subset_import_keeps_other_tables_and_checks_against_them(tmp_path: Path) -> None:
+    assert (
+        run(tmp_path, "data", "import", *files(tmp_path, items=ITEMS, clients=CLIENTS)).exit_code
+        == 0
+    )
+    ok = INTERACTIONS.replace("c9", "c1")
+    result = run(tmp_path, "data", "import", *files(tmp_path, interactions=ok))
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    assert store.tables() == ("items", "clients", "interactions")
+    assert len(store.read_table("interactions")) == 3
+    unknown_item = "client_id,item_id,event_type,timestamp\nc1,i7,view,2024-01-01\n"
+    result = run(tmp_path, "data", "import", *files(tmp_path, interactions=unknown_item))
+    assert result.exit_code == 2
+    assert "unknown item 'i7'" in result.output
+
+
+def test_missing_column_and_no_files(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "data", "import", *files(tmp_path, clients="client_id,segment\nc1,B2B\n")
+    )
+    assert result.exit_code == 2
+    assert "clients.csv: missing required column 'industry'" in result.output
+    assert run(tmp_path, "data", "import").exit_code == 2
+
+
+def test_import_movielens(tmp_path: Path) -> None:
+    result = run(tmp_path, "data", "import-movielens", str(fake_ml100k(tmp_path / "ml")))
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    assert len(store.read_table("interactions")) == 4
+    assert store.read_table("items")["genres"].tolist()[1] == ["Action", "Comedy"]
+    result = run(tmp_path, "data", "import-movielens", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "folder not found" in result.output

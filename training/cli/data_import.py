@@ -1,0 +1,168 @@
+"""``recsys data import`` and ``recsys data import-movielens``: real data into the offline store.
+
+Files are validated (``recommender.schema``), checked against each other and against the tables
+of the current snapshot they are merged with (``recommender.integrity``), and land in the
+offline store as one new snapshot, or not at all. Bad input exits with code 2 and a message
+naming file, row, column and reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from feature_store.errors import OfflineStoreError
+from feature_store.offline import TABLES, OfflineStore
+from recommender.integrity import PROBLEM_KINDS, ImportReport, OnUnknown, check_integrity
+from recommender.movielens import default_ml100k_path, load_movielens_100k
+from recommender.schema import DataValidationError, Source, read_table_file, validate_table
+
+PathLike = str | os.PathLike[str]
+
+
+class OnUnknownChoice(StrEnum):
+    ERROR = "error"
+    SKIP = "skip"
+
+
+def import_files(
+    files: Mapping[str, PathLike],
+    *,
+    data_dir: PathLike | None = None,
+    on_unknown: OnUnknown = "error",
+) -> tuple[str, ImportReport]:
+    """Import any subset of the tables from CSV / Parquet files; returns (snapshot, report).
+
+    Tables not given are kept from the current snapshot and checked with the new ones.
+    """
+    unknown = sorted(set(files) - set(TABLES))
+    if unknown or not files:
+        raise ValueError(f"give at least one of {', '.join(TABLES)} (got {sorted(files)})")
+    store = OfflineStore(data_dir)
+    tables = {name: read_table_file(path, name) for name, path in files.items()}
+    sources = {name: Source.of(path) for name, path in files.items()}
+    current = store.current_snapshot()
+    for name in set(store.tables()) - set(files):
+        tables[name] = store.read_table(name)
+        sources[name] = Source(f"{store.root}/snapshots/{current}/{name}.parquet")
+    clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
+    return store.write_snapshot(clean), report
+
+
+def import_movielens(
+    path: PathLike | None = None, *, data_dir: PathLike | None = None
+) -> tuple[str, ImportReport]:
+    """Import the ml-100k folder at ``path`` as the whole offline snapshot."""
+    interactions, clients, items = load_movielens_100k(path)
+    folder = Path(path) if path is not None else default_ml100k_path()
+    ratings = Source(str(folder / "u.data"), header_lines=0)
+    tables = {
+        "interactions": validate_table(interactions, "interactions", source=ratings),
+        "clients": clients,
+        "items": items,
+    }
+    sources = {
+        "interactions": ratings,
+        "clients": Source(str(folder / "u.user"), 0),
+        "items": Source(str(folder / "u.item"), 0),
+    }
+    clean, report = check_integrity(tables, on_unknown="error", sources=sources)
+    return OfflineStore(data_dir).write_snapshot(clean), report
+
+
+def render_report(report: ImportReport, snapshot: str, console: Console) -> None:
+    """Rows read / kept per table and the count and first example of each problem."""
+    rows = Table(title=f"Imported into snapshot {snapshot}")
+    for column in ("table", "rows read", "rows kept", "skipped"):
+        rows.add_column(column, justify="left" if column == "table" else "right")
+    for name, read in report.rows_read.items():
+        kept = report.rows_kept.get(name, 0)
+        rows.add_row(name, f"{read:,}", f"{kept:,}", f"{read - kept:,}")
+    console.print(rows)
+    if not report.problems:
+        console.print("No unknown ids or duplicates found.")
+        return
+    problems = Table(title="Problems (counted, not silently dropped)")
+    problems.add_column("problem")
+    problems.add_column("count", justify="right")
+    problems.add_column("first example", overflow="fold")
+    for kind, count in report.problems.items():
+        example = (report.examples.get(kind) or [""])[0]
+        problems.add_row(PROBLEM_KINDS.get(kind, kind), f"{count:,}", example)
+    console.print(problems)
+
+
+def _run(action: str, job: Callable[[], tuple[str, ImportReport]]) -> None:
+    """Run an import and turn expected failures into exit code 2 with a plain message."""
+    try:
+        snapshot, report = job()
+    except (DataValidationError, OfflineStoreError, FileNotFoundError, ValueError) as exc:
+        typer.echo(f"{action} failed, nothing was written:\n{exc}", err=True)
+        raise typer.Exit(code=2) from None
+    render_report(report, snapshot, Console())
+
+
+def import_command(
+    items: Annotated[
+        Path | None, typer.Option("--items", help="Catalog items, CSV or Parquet.")
+    ] = None,
+    clients: Annotated[
+        Path | None, typer.Option("--clients", help="Clients with features, CSV or Parquet.")
+    ] = None,
+    interactions: Annotated[
+        Path | None,
+        typer.Option("--interactions", help="Long-format interactions, CSV or Parquet."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: $RECSYS_DATA_DIR or ./data)."),
+    ] = None,
+    on_unknown: Annotated[
+        OnUnknownChoice,
+        typer.Option(
+            "--on-unknown", help="Interactions with unknown ids: abort (error) or skip and count."
+        ),
+    ] = OnUnknownChoice.ERROR,
+) -> None:
+    """Import CSV / Parquet tables into the offline store (tables not given are kept).
+
+    List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601
+    (naive means UTC). Unknown ids and duplicates are counted and reported.
+    """
+    given = {"items": items, "clients": clients, "interactions": interactions}
+    files: dict[str, PathLike] = {k: v for k, v in given.items() if v is not None}
+    if not files:
+        typer.echo("give at least one of --items, --clients, --interactions", err=True)
+        raise typer.Exit(code=2)
+    mode: OnUnknown = "skip" if on_unknown is OnUnknownChoice.SKIP else "error"
+    _run("import", lambda: import_files(files, data_dir=data_dir, on_unknown=mode))
+
+
+def import_movielens_command(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder with u.data, u.user, u.item, u.genre (default: $ML100K_PATH)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: $RECSYS_DATA_DIR or ./data)."),
+    ] = None,
+) -> None:
+    """Import MovieLens-100k: ratings as 'usage' events, demographics and genres as features."""
+    _run("import-movielens", lambda: import_movielens(path, data_dir=data_dir))
+
+
+__all__ = [
+    "import_command",
+    "import_files",
+    "import_movielens",
+    "import_movielens_command",
+    "render_report",
+]

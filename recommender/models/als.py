@@ -1,0 +1,72 @@
+"""Implicit ALS (Hu, Koren, Volinsky) through ``implicit.cpu``, with fold-in for unseen clients.
+
+implicit >= 0.7 uses the matrix values times ``alpha`` as confidences. Its exported factors
+follow the ``ServableModel`` convention with a zero item-bias column and a constant 1 at the
+end of client vectors; clients without training interactions get an all-zero vector so the
+scorer treats them as unknown (fold-in, features or popularity).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+from threadpoolctl import threadpool_limits
+
+from recommender.dataset import Dataset
+from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
+
+
+class ALSConfig(ModelConfig):
+    """Defaults from a sanity run on binary ml-100k (nDCG@10 0.476, random 75/25 split)."""
+
+    factors: int = Field(default=16, ge=1)
+    regularization: float = Field(default=3.0, ge=0)
+    alpha: float = Field(default=1.0, gt=0)
+    iterations: int = Field(default=15, ge=1)
+    num_threads: int = Field(default=1, ge=0, description="implicit's threads (0: all cores)")
+
+
+class ALSModel(Recommender):
+    """Weighted matrix factorisation of the implicit-feedback matrix."""
+
+    name: ClassVar[str] = "als"
+    config_class: ClassVar[type[ModelConfig]] = ALSConfig
+    config: ALSConfig
+
+    def _fit(self, dataset: Dataset) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        cfg = self.config
+        # implicit solves many small systems in parallel; a threaded BLAS underneath thrashes.
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                alpha=cfg.alpha,
+                iterations=cfg.iterations,
+                num_threads=cfg.num_threads,
+                random_state=cfg.seed,
+            )
+            model.fit(dataset.interactions.astype(np.float32), show_progress=False)
+        self._user_factors = np.asarray(model.user_factors, dtype=np.float32)
+        self._item_factors = np.asarray(model.item_factors, dtype=np.float32)
+
+    def _export_arrays(self, dataset: Dataset) -> dict[str, Any]:
+        if not hasattr(self, "_item_factors"):
+            raise NotFittedError(f"model {self.name!r} is not fitted")
+        client_factors = client_vectors(self._user_factors, dataset, constant=True)
+        item_factors = np.hstack(
+            [self._item_factors, np.zeros((len(self._item_factors), 1), dtype=np.float32)]
+        )
+        weights = dataset.interactions.data
+        typical = float(np.median(weights)) if len(weights) else 1.0
+        return {
+            "mode": "factors",
+            "client_factors": client_factors,
+            "item_factors": item_factors,
+            "fold_in_regularization": self.config.regularization,
+            # an owned offer of a new client counts like a typical training interaction
+            "metadata": {"fold_in_confidence": self.config.alpha * typical},
+        }

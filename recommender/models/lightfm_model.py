@@ -1,0 +1,113 @@
+"""LightFM hybrid (WARP or BPR loss) with client and item features, for cold start.
+
+As LightFM usually is, each entity gets an identity feature next to its attribute features
+(industry=..., kind=...), so known clients keep a personal embedding while the attribute
+embeddings carry over to new ones. Export folds the biases in (``ServableModel`` convention):
+client vector ``[u, u_bias, 1]``, item vector ``[v, 1, v_bias]``. The non-identity client
+feature embeddings are exported as ``client_feature_factors`` rows ``[e, e_bias, 0]``, so a
+client known only by its features is scored by their sum. Clients without training
+interactions get an all-zero vector: their untrained identity embedding is noise, so the
+scorer uses their features (or the popularity fallback) instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from recommender.dataset import Dataset
+from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
+
+
+class LightFMConfig(ModelConfig):
+    """Defaults from a sanity run on ml-100k without features (WARP nDCG@10 0.455)."""
+
+    loss: Literal["warp", "bpr"] = "warp"
+    no_components: int = Field(default=32, ge=1)
+    epochs: int = Field(default=30, ge=1)
+    learning_rate: float = Field(default=0.03, gt=0)
+    item_alpha: float = Field(default=0.0, ge=0)
+    user_alpha: float = Field(default=0.0, ge=0)
+    max_sampled: int = Field(default=10, ge=1)
+    use_client_features: bool = True
+    use_item_features: bool = True
+
+
+class LightFMBPRConfig(LightFMConfig):
+    loss: Literal["warp", "bpr"] = "bpr"
+
+
+def _with_identity(features: sp.csr_matrix, use: bool) -> sp.csr_matrix:
+    identity = sp.identity(features.shape[0], dtype=np.float32, format="csr")
+    if not use or features.shape[1] == 0:
+        return identity
+    return sp.hstack([identity, features.astype(np.float32)], format="csr")
+
+
+class LightFMModel(Recommender):
+    """LightFM with the WARP loss (the usual choice for top-k ranking)."""
+
+    name: ClassVar[str] = "lightfm"
+    config_class: ClassVar[type[ModelConfig]] = LightFMConfig
+    config: LightFMConfig
+
+    def _fit(self, dataset: Dataset) -> None:
+        from lightfm import LightFM
+
+        cfg = self.config
+        self._user_features = _with_identity(
+            dataset.client_features.matrix, cfg.use_client_features
+        )
+        self._item_features = _with_identity(dataset.item_features.matrix, cfg.use_item_features)
+        model = LightFM(
+            no_components=cfg.no_components,
+            loss=cfg.loss,
+            learning_rate=cfg.learning_rate,
+            item_alpha=cfg.item_alpha,
+            user_alpha=cfg.user_alpha,
+            max_sampled=cfg.max_sampled,
+            random_state=np.random.RandomState(cfg.seed),
+        )
+        model.fit(
+            dataset.interactions.tocoo().astype(np.float32),
+            user_features=self._user_features,
+            item_features=self._item_features,
+            epochs=cfg.epochs,
+            num_threads=1,  # Hogwild updates are only reproducible on one thread
+        )
+        self._model = model
+
+    def _export_arrays(self, dataset: Dataset) -> dict[str, Any]:
+        if not hasattr(self, "_model"):
+            raise NotFittedError(f"model {self.name!r} is not fitted")
+        model = self._model
+        user_bias, user_emb = model.get_user_representations(self._user_features)
+        item_bias, item_emb = model.get_item_representations(self._item_features)
+        ones = np.ones((len(item_bias), 1), dtype=np.float32)
+        item_factors = np.hstack([item_emb, ones, item_bias[:, None]]).astype(np.float32)
+        clients = np.hstack([user_emb, user_bias[:, None]]).astype(np.float32)
+        arrays: dict[str, Any] = {
+            "mode": "factors",
+            "client_factors": client_vectors(clients, dataset, constant=True),
+            "item_factors": item_factors,
+        }
+        n_clients, names = dataset.n_clients, dataset.client_features.names
+        if self._user_features.shape[1] > n_clients and names:
+            emb = model.user_embeddings[n_clients:]
+            bias = model.user_biases[n_clients:]
+            zeros = np.zeros((len(bias), 1), dtype=np.float32)
+            arrays["client_feature_factors"] = np.hstack([emb, bias[:, None], zeros]).astype(
+                np.float32
+            )
+            arrays["client_feature_names"] = tuple(names)
+        return arrays
+
+
+class LightFMBPRModel(LightFMModel):
+    """LightFM with the BPR loss."""
+
+    name: ClassVar[str] = "lightfm_bpr"
+    config_class: ClassVar[type[ModelConfig]] = LightFMBPRConfig

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import typer
 
+from feature_store.cli import events_app, features_app
+from serving.cli import serve_app
+from training.cli.ab import ab_app
 from training.cli.data import data_app
+from training.cli.evaluate import evaluate_command
+from training.cli.train import register as register_training
 
 app = typer.Typer(
     name="recsys",
@@ -24,6 +29,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(ab_app, name="ab")
+app.add_typer(serve_app, name="serve")
+app.add_typer(features_app, name="features")
+app.add_typer(events_app, name="events")
+app.command("evaluate")(evaluate_command)
+register_training(app)
 
 
 def main() -> None:

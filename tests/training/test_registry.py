@@ -1,0 +1,79 @@
+"""Registry: versions, aliases, promotion and loading a bundle by alias (real SQLite store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from training import registry
+from training.cli.main import app
+from training.tracking import resolve
+from training.train import TrainSettings, train
+
+NAME = "offers-recommender"
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from feature_store.offline import OfflineStore
+    from tests.training.conftest import make_tables
+
+    root = tmp_path_factory.mktemp("registry") / "data"
+    OfflineStore(root).write_snapshot(make_tables())
+    train(TrainSettings(model="popularity"), root, show_progress=False)
+    train(TrainSettings(model="ease", config={"l2": 10.0}), root, show_progress=False)
+    return root
+
+
+def test_promote_and_list(two_versions: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(two_versions)]
+    result = runner.invoke(app, ["promote", NAME, "--version", "1", "--alias", "champion", *data])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["promote", NAME, "--version", "2", "--alias", "challenger", *data])
+    assert result.exit_code == 0, result.output
+    listed = registry.list_versions(resolve(two_versions).client(), NAME)
+    assert [(v.version, v.aliases, v.model) for v in listed] == [
+        ("2", ("challenger",), "ease"),
+        ("1", ("champion",), "popularity"),
+    ]
+    result = runner.invoke(app, ["models", *data], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "champion" in result.output
+    assert "challenger" in result.output
+
+
+def test_alias_moves_and_load_servable_follows(two_versions: Path) -> None:
+    client = resolve(two_versions).client()
+    uri = resolve(two_versions).tracking_uri
+    registry.promote(client, NAME, "2", "champion")
+    servable, version = registry.load_servable(NAME, "champion", uri)
+    assert (servable.name, version) == ("ease", "2")
+    assert servable.item_item is not None
+    assert np.isfinite(servable.item_item).all()
+    by_number, version = registry.load_servable(NAME, "1", uri)
+    assert (by_number.name, version) == ("popularity", "1")
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [("gold", r"no alias 'gold' \(versions: 2, 1; aliases: .*champion"), ("9", "no version 9")],
+)
+def test_missing_alias_or_version_is_a_clear_error(
+    two_versions: Path, ref: str, message: str
+) -> None:
+    uri = resolve(two_versions).tracking_uri
+    with pytest.raises(registry.RegistryError, match=message):
+        registry.load_servable(NAME, ref, uri)
+    args = ["promote", NAME, "--version", ref, "--data-dir", str(two_versions)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "no version" in result.output or "no alias" in result.output
+
+
+def test_unknown_registered_model(two_versions: Path) -> None:
+    with pytest.raises(registry.RegistryError, match="no registered model named 'other'"):
+        registry.load_servable("other", "champion", resolve(two_versions).tracking_uri)

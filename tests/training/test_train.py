@@ -1,0 +1,125 @@
+"""The train job against a real SQLite MLflow store: what one run records, and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from feature_store.offline import OfflineStore
+from tests.training.conftest import make_tables
+from training.cli.main import app
+from training.tracking import resolve, use
+from training.train import TrainingDataError, TrainSettings, train
+
+NAME = "offers-recommender"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One CLI training of EASE, promoted to champion; returns (data dir, run id)."""
+    root = tmp_path_factory.mktemp("train") / "data"
+    OfflineStore(root).write_snapshot(make_tables())
+    config = root.parent / "ease.json"
+    config.write_text(json.dumps({"l2": 50.0}))
+    result = CliRunner().invoke(
+        app, ["train", "--model", "ease", "--config", str(config), "--data-dir", str(root),
+              "--alias", "champion"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    run_id = client.get_model_version(NAME, "1").run_id
+    assert run_id is not None
+    return root, run_id
+
+
+def test_run_records_params_metrics_data_and_environment(trained: tuple[Path, str]) -> None:
+    root, run_id = trained
+    run = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}").get_run(run_id)
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["config.l2"] == "50.0"
+    assert params["model"] == "ease"
+    assert params["data.rows_interactions"] == str(len(make_tables()["interactions"]))
+    assert len(params["data.offline_sha256"]) == 64
+    assert 0.0 < metrics["ndcg_at_10"] <= 1.0
+    for industry in ("finance", "government", "education"):
+        assert f"industry/{industry}/ndcg_at_10" in metrics
+    assert tags["env.numpy"] == np.__version__
+    assert "env.implicit" in tags
+    assert tags["model"] == "ease"
+
+
+def test_run_artifacts_hold_report_plots_fingerprint_and_no_pickle(
+    trained: tuple[Path, str],
+) -> None:
+    root, _ = trained
+    artifacts = root / "mlflow" / "artifacts"
+    names = {p.name for p in artifacts.rglob("*") if p.is_file()}
+    assert {"report.json", "comparison.png", "fingerprint.json", "arrays.npz"} <= names
+    assert {"manifest.json", "clients.npz", "MLmodel"} <= names
+    assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
+    mlmodel = next(artifacts.rglob("MLmodel")).read_text()
+    assert "signature" in mlmodel
+    assert "client_id" in mlmodel
+
+
+def test_champion_pyfunc_predicts_ranked_unseen_offers(trained: tuple[Path, str]) -> None:
+    root, _ = trained
+    use(resolve(root))
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    out = model.predict(pd.DataFrame({"client_id": ["c000", "c001", "nobody"]}), params={"k": 4})
+    assert list(out.columns) == ["client_id", "rank", "item_id", "score"]
+    assert out.groupby("client_id")["rank"].apply(list).to_dict() == {
+        c: [1, 2, 3, 4] for c in ("c000", "c001", "nobody")
+    }
+    for _, rows in out.groupby("client_id"):
+        assert rows["score"].is_monotonic_decreasing
+    interactions = make_tables()["interactions"]
+    owned = set(interactions.loc[interactions["client_id"] == "c000", "item_id"])
+    assert owned.isdisjoint(out.loc[out["client_id"] == "c000", "item_id"])
+    default_k = model.predict(pd.DataFrame({"client_id": ["c002"]}))
+    assert len(default_k) == 10
+
+
+def test_same_data_config_and_seed_give_the_same_metrics(store_dir: Path) -> None:
+    settings = TrainSettings(model="als", config={"factors": 4, "iterations": 2})
+    first = train(settings, store_dir, show_progress=False)
+    second = train(settings, store_dir, show_progress=False)
+    drop = {k for k in first.metrics if "seconds" in k}
+    assert {k: v for k, v in first.metrics.items() if k not in drop} == {
+        k: v for k, v in second.metrics.items() if k not in drop
+    }
+    assert (first.version, second.version) == ("1", "2")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--model", "ease", "--config", "{config}"], "l3"),
+        (["--model", "ease", "--split", "sideways"], "sideways"),
+    ],
+)
+def test_clear_errors(store_dir: Path, args: list[str], message: str) -> None:
+    config = store_dir.parent / "bad.json"
+    config.write_text(json.dumps({"l3": 1.0}))
+    args = [a.replace("{config}", str(config)) for a in args]
+    result = CliRunner().invoke(app, ["train", *args, "--data-dir", str(store_dir)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_empty_offline_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match=r"offline store .* is empty"):
+        train(TrainSettings(model="popularity"), tmp_path / "empty", show_progress=False)
+    result = CliRunner().invoke(
+        app, ["train", "--model", "popularity", "--data-dir", str(tmp_path / "empty")]
+    )
+    assert result.exit_code == 2
+    assert "recsys data" in result.output

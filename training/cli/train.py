@@ -1,0 +1,213 @@
+"""``recsys train | promote | models | tune | retrain``: the MLflow jobs on the command line.
+
+Expected failures (unknown model or config key, empty store, unreachable server, missing
+alias) print one red line and exit with code 2; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from recommender.evaluation.splits import SPLIT_NAMES
+from recommender.servable import ArtifactError
+
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (default $RECSYS_DATA_DIR).")]
+TrackingUri = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or SQLite).")
+]
+Registered = Annotated[str, typer.Option(help="Registered model name.")]
+DEFAULT_NAME = "offers-recommender"
+console = Console()
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one line and exit code 2 (and quiet MLflow bars)."""
+    from feature_store.errors import FeatureStoreError
+    from training.tracking import TrackingError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        yield
+    except ValidationError as exc:
+        keys = ", ".join(
+            ".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors()
+        )
+        console.print(f"[red]error:[/] invalid model config: {keys}")
+        raise typer.Exit(2) from exc
+    except (ValueError, TrackingError, FeatureStoreError, ArtifactError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _read_config(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--config") from exc
+    if not isinstance(config, dict):
+        raise typer.BadParameter(f"{path} must hold a JSON object", param_hint="--config")
+    return config
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLIT_NAMES:
+        raise typer.BadParameter(
+            f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}", param_hint="--split"
+        )
+
+
+def train_command(
+    model: Annotated[str, typer.Option(help="Model name, e.g. ease, als, popularity.")],
+    config: Annotated[Path | None, typer.Option(help="JSON file of model params.")] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help=f"Split: {', '.join(SPLIT_NAMES)}.")] = "time",
+    k: Annotated[int, typer.Option(min=1, help="Length of the evaluated lists.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 42,
+    registered_name: Registered = DEFAULT_NAME,
+    alias: Annotated[str | None, typer.Option(help="Alias to set on the new version.")] = None,
+    keep_split_model: Annotated[
+        bool, typer.Option(help="Register the model fitted on the train part, not on all data.")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Fit, evaluate on a split, log one MLflow run and register a new model version."""
+    from training.train import TrainSettings, train
+
+    _check_split(split)
+    settings = TrainSettings(
+        model=model,
+        config=_read_config(config) or {},
+        split=split,
+        k=k,
+        seed=seed,
+        registered_name=registered_name,
+        refit_on_all=not keep_split_model,
+    )
+    with _clear_errors():
+        result = train(settings, data_dir, tracking_uri, alias=alias)
+    shown = {n: v for n, v in result.metrics.items() if "/" not in n}
+    console.print(
+        f"run [bold]{result.run_id}[/]: {registered_name} version [bold]{result.version}[/]"
+    )
+    console.print(", ".join(f"{n}={v:.4f}" for n, v in shown.items()))
+
+
+def promote_command(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Option(help="Version number to point the alias at.")],
+    alias: Annotated[str, typer.Option(help="Alias: champion or challenger.")] = "champion",
+    tracking_uri: TrackingUri = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Point an alias (champion / challenger) at a registered version."""
+    from training import registry
+    from training.tracking import check_reachable, resolve
+
+    with _clear_errors():
+        tracking = resolve(data_dir, tracking_uri)
+        check_reachable(tracking)
+        mv = registry.promote(tracking.client(), name, version, alias)
+    console.print(f"{name}@{alias} -> version {mv.version}")
+
+
+def models_command(
+    name: Annotated[str | None, typer.Argument(help="Registered model (default: all).")] = None,
+    tracking_uri: TrackingUri = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List registered versions and their aliases."""
+    from training import registry
+    from training.tracking import check_reachable, resolve
+
+    with _clear_errors():
+        tracking = resolve(data_dir, tracking_uri)
+        check_reachable(tracking)
+        rows = registry.list_versions(tracking.client(), name)
+    table = Table(title=f"registered models ({tracking.tracking_uri})")
+    for column in ("name", "version", "aliases", "model", "created (UTC)", "run"):
+        table.add_column(column)
+    for v in rows:
+        created = v.created.strftime("%Y-%m-%d %H:%M")
+        aliases = ", ".join(v.aliases)
+        table.add_row(v.name, v.version, aliases, v.model, created, v.run_id or "")
+    console.print(table if rows else "no registered models")
+
+
+def tune_command(
+    model: Annotated[str, typer.Option(help="Model name to tune.")],
+    trials: Annotated[int, typer.Option(min=1, help="Number of Optuna trials.")] = 20,
+    metric: Annotated[str, typer.Option(help="Metric to maximize, e.g. ndcg@10.")] = "ndcg@10",
+    out: Annotated[Path | None, typer.Option(help="Best config JSON (default configs/).")] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON of fixed params.")] = None,
+    split: Annotated[str, typer.Option(help="Split rule (applied twice).")] = "time",
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and split.")] = 42,
+    data_dir: DataDir = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Optuna search on a validation split of the train part; saves the best config."""
+    from training.tune import tune
+
+    _check_split(split)
+    target = out or Path("configs") / f"{model}.tuned.json"
+    with _clear_errors():
+        result = tune(
+            model, trials, target, metric=metric, split=split, seed=seed,
+            base_config=_read_config(config), data_dir=data_dir, tracking_uri=tracking_uri,
+        )  # fmt: skip
+    console.print(f"best {result.metric}={result.best_value:.4f} -> {result.out}")
+    console.print_json(data=result.best_config)
+
+
+def retrain_command(
+    model: Annotated[str | None, typer.Option(help="Model (default: the champion's).")] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON file of model params.")] = None,
+    metric: Annotated[str, typer.Option(help="Deciding metric.")] = "ndcg_at_10",
+    margin: Annotated[float, typer.Option(min=0.0, help="Relative margin to beat.")] = 0.01,
+    split: Annotated[str, typer.Option(help="Split rule.")] = "time",
+    registered_name: Registered = DEFAULT_NAME,
+    data_dir: DataDir = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Train a challenger; promote it to champion only if it beats the champion by --margin."""
+    from training.retrain import retrain
+
+    _check_split(split)
+    with _clear_errors():
+        d = retrain(
+            model, metric=metric, margin=margin, config=_read_config(config), split=split,
+            registered_name=registered_name, data_dir=data_dir, tracking_uri=tracking_uri,
+        )  # fmt: skip
+    champion = "none" if d.champion_score is None else f"{d.champion_score:.4f}"
+    verdict = "[green]promoted[/]" if d.promoted else "[yellow]kept the champion[/]"
+    console.print(
+        f"challenger v{d.challenger_version} {d.metric}={d.challenger_score:.4f}, champion "
+        f"v{d.champion_version or '-'} {champion}: {verdict} ({d.reason})"
+    )
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "train": train_command,
+    "promote": promote_command,
+    "models": models_command,
+    "tune": tune_command,
+    "retrain": retrain_command,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the ``recsys`` app."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)

@@ -1,0 +1,164 @@
+"""The train job: offline store -> split -> fit + evaluate -> refit on all data -> one MLflow run.
+
+What is logged and what is served: the metrics come from the model fitted on the train part
+of the split and scored on its test part; the model that is logged and registered is then
+refitted on *all* the data with the same config and seed, so serving uses the freshest data
+and the reported metrics are an honest (slightly pessimistic) estimate of it. Set
+``refit_on_all=False`` to log the split model instead (what was scored is then what serves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from feature_store.errors import OfflineStoreEmptyError
+from feature_store.offline import OfflineStore
+from recommender.dataset import Dataset
+from recommender.evaluation.evaluate import EvaluationResult, evaluate_split
+from recommender.evaluation.splits import split_dataset
+from recommender.models.base import Recommender
+from recommender.models.registry import build_model
+from training import registry
+from training.progress import steps
+from training.run_logging import log_context, log_evaluation, log_offers_model
+from training.tracking import DEFAULT_EXPERIMENT, connect
+
+
+class TrainingDataError(ValueError):
+    """No usable training data: an empty offline store, or a split with nothing to test."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """One training job. ``config`` is the model's params; its ``seed`` drives the model."""
+
+    model: str
+    config: dict[str, Any] = field(default_factory=dict)
+    split: str = "time"
+    k: int = 10
+    seed: int = 42
+    registered_name: str = registry.DEFAULT_MODEL_NAME
+    experiment: str = DEFAULT_EXPERIMENT
+    refit_on_all: bool = True
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run went and what it measured."""
+
+    run_id: str
+    model_uri: str
+    version: str | None
+    metrics: dict[str, float]
+    config: dict[str, Any]
+
+
+def check_model(settings: TrainSettings) -> Recommender:
+    """Build the model once up front: unknown model / config key fail before any work."""
+    return build_model(settings.model, settings.config)
+
+
+def load_training_data(data_dir: Path | None) -> tuple[Dataset, dict[str, Any]]:
+    """The offline store's dataset and fingerprint; ``TrainingDataError`` when there is none."""
+    store = OfflineStore(data_dir)
+    try:
+        dataset = store.load_dataset()
+        fingerprint = store.fingerprint()
+    except OfflineStoreEmptyError as exc:
+        raise TrainingDataError(
+            f"the offline store {store.root} is empty: run `recsys data generate` or "
+            f"`recsys data import` first ({exc})"
+        ) from exc
+    if dataset.interactions.nnz == 0:
+        raise TrainingDataError(f"the offline store {store.root} holds no interactions")
+    return dataset, fingerprint
+
+
+def split_and_evaluate(
+    dataset: Dataset, settings: TrainSettings
+) -> tuple[Dataset, Dataset, EvaluationResult]:
+    """Split, fit on train, score on test; ``TrainingDataError`` if the test part is empty."""
+    train, test = split_dataset(dataset, settings.split, seed=settings.seed)
+    result = evaluate_split(
+        train,
+        test,
+        [settings.model],
+        k=settings.k,
+        configs={settings.model: settings.config},
+        seed=settings.seed,
+        split_name=settings.split,
+    )
+    if len(result.clients) == 0:
+        raise TrainingDataError(
+            f"the {settings.split!r} split left no test client with an unseen positive item; "
+            "the data set is too small or too short in time to evaluate"
+        )
+    return train, test, result
+
+
+def train(
+    settings: TrainSettings,
+    data_dir: Path | None = None,
+    tracking_uri: str | None = None,
+    *,
+    alias: str | None = None,
+    tags: dict[str, str] | None = None,
+    data: tuple[Dataset, dict[str, Any]] | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Run the whole job and register a new version (``alias`` points at it when given).
+
+    ``data`` (dataset, fingerprint) skips loading the offline store (retrain passes its own).
+    """
+    check_model(settings)
+    tracking, experiment_id = connect(data_dir, tracking_uri, settings.experiment)
+    with steps(f"train {settings.model}", total=5, enabled=show_progress) as bar:
+        bar.start("loading the offline store")
+        dataset, fingerprint = data if data is not None else load_training_data(data_dir)
+        bar.advance("split, fit and evaluate")
+        train_part, _, result = split_and_evaluate(dataset, settings)
+        bar.advance("fit on all data" if settings.refit_on_all else "refit on train")
+        final = build_model(settings.model, settings.config)
+        final.fit(dataset if settings.refit_on_all else train_part)
+        bar.advance("logging to MLflow")
+        run_tags = {
+            "model": settings.model,
+            "split": settings.split,
+            "k": str(settings.k),
+            "refit_on_all": str(settings.refit_on_all),
+            **(tags or {}),
+        }
+        with mlflow.start_run(experiment_id=experiment_id, run_name=settings.model) as run:
+            log_context(_params(settings, final), fingerprint, run_tags)
+            metrics = log_evaluation(result, settings.model)
+            info = log_offers_model(final.export(), dataset)
+            bar.advance("registering")
+            client = tracking.client()
+            mv = mlflow.register_model(
+                info.model_uri, settings.registered_name, tags={"model": settings.model}
+            )
+            if alias:
+                client.set_registered_model_alias(settings.registered_name, alias, mv.version)
+            mlflow.set_tag("registered_version", f"{settings.registered_name}/{mv.version}")
+        bar.advance("done")
+    return TrainResult(
+        run_id=run.info.run_id,
+        model_uri=info.model_uri,
+        version=str(mv.version),
+        metrics=metrics,
+        config=final.config.model_dump(mode="json"),
+    )
+
+
+def _params(settings: TrainSettings, model: Recommender) -> dict[str, Any]:
+    return {
+        "model": settings.model,
+        "split": settings.split,
+        "k": settings.k,
+        "split_seed": settings.seed,
+        "config": model.config.model_dump(mode="json"),
+    }

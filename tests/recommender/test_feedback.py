@@ -8,7 +8,13 @@ def test_owned_pairs_replays_cancellations_in_time_order() -> None:
         {
             "client_id": ["a", "a", "a", "b", "b"],
             "item_id": ["t1", "t1", "c1", "t1", "v"],
-            "event_type": ["subscription_start", "cancellation", "enrolment", "cancellation", "view"],
+            "event_type": [
+                "subscription_start",
+                "cancellation",
+                "enrolment",
+                "cancellation",
+                "view",
+            ],
             "timestamp": pd.to_datetime(
                 ["2024-01-01", "2024-02-01", "2024-01-05", "2024-01-01", "2024-01-01"], utc=True
             ),

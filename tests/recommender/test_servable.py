@@ -57,14 +57,12 @@ def test_incompatible_version_and_missing_file(tmp_path: Path, rules_dataset: Da
     with pytest.raises(ArtifactError, match="format_version 99"):
         ServableModel.load(tmp_path)
     (tmp_path / "arrays.npz").unlink()
-    with pytest.raises(ArtifactError, match="missing arrays.npz"):
+    with pytest.raises(ArtifactError, match=r"missing arrays\.npz"):
         ServableModel.load(tmp_path)
 
 
 def test_shape_mismatch_is_refused(rules_dataset: Dataset) -> None:
     model = _model(rules_dataset)
-    broken = ServableModel(
-        **{**model.__dict__, "item_factors": np.zeros((2, 3), dtype=np.float32)}
-    )
-    with pytest.raises(ArtifactError, match="item_factors rows"):
+    broken = ServableModel(**{**model.__dict__, "item_factors": np.zeros((2, 3), dtype=np.float32)})
+    with pytest.raises(ArtifactError, match=r"item_factors rows"):
         broken.validate()

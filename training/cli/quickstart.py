@@ -59,7 +59,9 @@ def quickstart_command(
     settings = OnlineStoreSettings(data_dir=root)
     store = open_store(settings)
     result = materialize(store, OfflineStore(root))
-    console.print(f"    {result.clients:,} clients, {result.items:,} items -> {settings.display_url}")
+    console.print(
+        f"    {result.clients:,} clients, {result.items:,} items -> {settings.display_url}"
+    )
 
     for step, (model, alias) in enumerate(MODELS, start=4):
         console.print(f"{step}/5 training {model} and registering it as {alias}")

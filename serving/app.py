@@ -1,0 +1,184 @@
+"""The application factory: ``create_app(settings)``; connections open in the lifespan.
+
+Startup loads the served model(s), compiles the ranking kernels (so no request pays for JIT),
+opens the online store and starts a poller that notices a promoted alias. A store that cannot
+be reached at startup is not fatal: requests are answered degraded until it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from feature_store.embedded import open_store
+from feature_store.online import StoreUnavailableError, UnknownEntityError
+from feature_store.redis_store import RedisOnlineStore
+from feature_store.settings import OnlineStoreSettings
+from recommender.ranking.warmup import warm_up
+from serving import web
+from serving.model_holder import ModelHolder, ModelRefusedError
+from serving.model_source import DirectorySource, ModelSource, RegistrySource
+from serving.observability import Metrics, RequestContextMiddleware
+from serving.recommend import StoreRequiredError, UnknownClientError, UnknownItemError
+from serving.routers import admin, cabinet, cold_start, events, health, items, managers
+from serving.security import KeyRing
+from serving.settings import ServingSettings
+from serving.store_gateway import StoreGateway
+
+log = logging.getLogger("serving")
+
+COLD_START_HINT = (
+    "for a new client, POST /v1/recommendations with its features and owned offers (cold start)"
+)
+
+
+def model_source(settings: ServingSettings) -> ModelSource:
+    if settings.model_dir is not None:
+        return DirectorySource(settings.model_dir)
+    return RegistrySource(settings.model_name, settings.tracking_uri)
+
+
+def _open_store(settings: ServingSettings) -> RedisOnlineStore | None:
+    store_settings = OnlineStoreSettings(redis_url=settings.redis_url, data_dir=settings.data_dir)
+    try:
+        store = open_store(store_settings)
+    except StoreUnavailableError as exc:
+        log.error("online store cannot be opened, serving degraded: %s", exc)
+        return None
+    log.info("online store: %s", store_settings.display_url)
+    return store
+
+
+async def _poll_aliases(holder: ModelHolder, interval: float) -> None:
+    """Pick up promotions without a call to /v1/admin/reload (every worker polls)."""
+    while True:
+        await asyncio.sleep(interval)
+        for alias in holder.aliases:
+            with contextlib.suppress(ModelRefusedError):
+                await run_in_threadpool(holder.reload, alias, only_if_changed=True)
+
+
+def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        holder: ModelHolder = app.state.holder
+        await run_in_threadpool(warm_up)
+        await run_in_threadpool(holder.load_all)
+        store = await run_in_threadpool(_open_store, settings)
+        app.state.store = StoreGateway(store, retry_s=settings.store_retry_s)
+        poller = (
+            asyncio.create_task(_poll_aliases(holder, settings.reload_poll_s))
+            if settings.reload_poll_s > 0
+            else None
+        )
+        log.info("serving %s from %s", holder.current.label, holder.source.description)
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            if store is not None:
+                store.redis.close()
+
+    return lifespan
+
+
+def _error(
+    request: Request, code: int, detail: object, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    state = request.scope.get("state", {})
+    version = state.get("model_version")
+    if version is None:
+        with contextlib.suppress(LookupError):
+            version = request.app.state.holder.current.label
+    body = {
+        "detail": detail,
+        "request_id": state.get("request_id", ""),
+        "model_version": version or "none",
+    }
+    return JSONResponse(body, status_code=code, headers=dict(headers) if headers else None)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k != "ctx"} for e in exc.errors()]
+        return _error(request, status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable(errors))
+
+    @app.exception_handler(UnknownClientError)
+    async def unknown_client(request: Request, exc: UnknownClientError) -> JSONResponse:
+        detail = f"unknown client {exc.args[0]!r}; {COLD_START_HINT}"
+        return _error(request, status.HTTP_404_NOT_FOUND, detail)
+
+    @app.exception_handler(UnknownItemError)
+    async def unknown_item(request: Request, exc: UnknownItemError) -> JSONResponse:
+        return _error(
+            request, status.HTTP_422_UNPROCESSABLE_CONTENT, _field_error(exc.field, str(exc))
+        )
+
+    @app.exception_handler(UnknownEntityError)
+    async def unknown_entity(request: Request, exc: UnknownEntityError) -> JSONResponse:
+        return _error(
+            request, status.HTTP_422_UNPROCESSABLE_CONTENT, _field_error(exc.field, str(exc))
+        )
+
+    @app.exception_handler(StoreUnavailableError)
+    async def store_down(request: Request, exc: StoreUnavailableError) -> JSONResponse:
+        detail = "the online store (Redis) is unavailable, nothing was recorded; retry shortly"
+        return _error(request, status.HTTP_503_SERVICE_UNAVAILABLE, detail, {"Retry-After": "1"})
+
+    @app.exception_handler(StoreRequiredError)
+    async def store_required(request: Request, exc: StoreRequiredError) -> JSONResponse:
+        return _error(request, status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "1"})
+
+
+def _field_error(field: str, message: str) -> list[dict[str, object]]:
+    return [
+        {
+            "type": "value_error",
+            "loc": ["body", *field.replace("[", ".").replace("]", "").split(".")],
+            "msg": message,
+        }
+    ]
+
+
+def jsonable(value: object) -> object:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """Build the API; nothing is opened until the lifespan starts."""
+    settings = settings or ServingSettings()
+    holder = ModelHolder(model_source(settings), settings.model_aliases)
+    app = FastAPI(
+        title="Offer recommendations",
+        version="1",
+        description="Personalized tariffs, courses and add-on services for B2B/B2G clients.",
+        lifespan=_lifespan(settings),
+    )
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.keys = KeyRing(settings)
+    app.state.store = StoreGateway(None, retry_s=settings.store_retry_s)
+    app.state.metrics = Metrics(holder, lambda: bool(app.state.store.degraded))
+    for module in (cabinet, cold_start, managers, items, events, admin, health):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+    web.install(app)  # account-manager pages, NBO exports, data-scientist view
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, holder=holder)
+    return app

@@ -1,0 +1,160 @@
+"""FastAPI dependencies as ``Annotated`` aliases, so routes read as plain signatures.
+
+They are ``async def`` on purpose: they do no I/O, and an async dependency runs on the event
+loop instead of costing a threadpool hop per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import APIKeyHeader
+
+from recommender.domain import ItemKind
+from recommender.ranking.rules import RankingRules
+from serving.model_holder import LoadedModel, ModelHolder
+from serving.recommend import Boosts
+from serving.security import API_KEY_HEADER, KeyRing, Principal
+from serving.settings import ServingSettings
+from serving.store_gateway import StoreGateway
+
+#: Hard ceiling of ``k`` in the schema; ``ServingSettings.max_k`` may lower it.
+K_CEILING = 1000
+
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key")
+
+
+async def _settings(request: Request) -> ServingSettings:
+    settings: ServingSettings = request.app.state.settings
+    return settings
+
+
+async def _holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+async def _store(request: Request) -> StoreGateway:
+    store: StoreGateway = request.app.state.store
+    return store
+
+
+async def _model(request: Request) -> LoadedModel:
+    """The serving model, read once per request; its label goes into the response header."""
+    try:
+        model = request.app.state.holder.current
+    except LookupError:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="no model is loaded yet"
+        ) from None
+    request.state.model_version = model.label
+    return model
+
+
+async def _request_id(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+async def _principal(request: Request, key: Annotated[str | None, Depends(_api_key)]) -> Principal:
+    keys: KeyRing = request.app.state.keys
+    return keys.identify(key)
+
+
+async def _admin(
+    request: Request, principal: Annotated[Principal, Depends(_principal)]
+) -> Principal:
+    keys: KeyRing = request.app.state.keys
+    return keys.require(principal, "admin")
+
+
+async def _staff(
+    request: Request, principal: Annotated[Principal, Depends(_principal)]
+) -> Principal:
+    keys: KeyRing = request.app.state.keys
+    return keys.require(principal, "admin", "manager")
+
+
+async def _cabinet(
+    request: Request, principal: Annotated[Principal, Depends(_principal)]
+) -> Principal:
+    keys: KeyRing = request.app.state.keys
+    return keys.cabinet(principal)
+
+
+@dataclass(frozen=True)
+class CabinetCall:
+    """Everything a cabinet request needs, resolved as one dependency (the hot path)."""
+
+    model: LoadedModel
+    store: StoreGateway
+    settings: ServingSettings
+    principal: Principal
+    request_id: str
+
+
+async def _cabinet_call(
+    request: Request, key: Annotated[str | None, Depends(_api_key)]
+) -> CabinetCall:
+    state = request.app.state
+    principal = state.keys.cabinet(state.keys.identify(key))
+    return CabinetCall(
+        model=await _model(request),
+        store=state.store,
+        settings=state.settings,
+        principal=principal,
+        request_id=str(request.state.request_id),
+    )
+
+
+SettingsDep = Annotated[ServingSettings, Depends(_settings)]
+HolderDep = Annotated[ModelHolder, Depends(_holder)]
+StoreDep = Annotated[StoreGateway, Depends(_store)]
+ModelDep = Annotated[LoadedModel, Depends(_model)]
+RequestIdDep = Annotated[str, Depends(_request_id)]
+AdminDep = Annotated[Principal, Depends(_admin)]
+StaffDep = Annotated[Principal, Depends(_staff)]
+CabinetDep = Annotated[Principal, Depends(_cabinet)]
+CabinetCallDep = Annotated[CabinetCall, Depends(_cabinet_call)]
+
+KQuery = Annotated[
+    int | None, Query(ge=1, le=K_CEILING, description="Number of offers (default: server's)")
+]
+KindQuery = Annotated[
+    list[ItemKind] | None, Query(description="Only these offer kinds (repeat the parameter)")
+]
+ExplainQuery = Annotated[bool, Query(description="Attach reasons to each offer")]
+
+
+def out_of_range(name: str, value: int, limit: int) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[
+            {
+                "type": "less_than_equal",
+                "loc": ["query", name],
+                "msg": f"Input should be less than or equal to {limit}",
+                "input": value,
+            }
+        ],
+    )
+
+
+def ranking_rules(
+    settings: ServingSettings, k: int | None, kinds: list[ItemKind] | None
+) -> RankingRules:
+    """Rules of one request; ``k`` above ``settings.max_k`` is a 422."""
+    chosen = settings.default_k if k is None else k
+    if chosen > settings.max_k:
+        raise out_of_range("k", chosen, settings.max_k)
+    return RankingRules(
+        k=chosen,
+        kinds=frozenset(kind.value for kind in kinds) if kinds else None,
+        max_per_kind=settings.max_per_kind,
+    )
+
+
+def boosts(settings: ServingSettings) -> Boosts:
+    return Boosts(margin=settings.margin_boost, loyalty=settings.loyalty_boost)

@@ -1,0 +1,164 @@
+"""The models being served, swapped atomically on reload.
+
+Request handlers read ``holder.current`` once and use that ``LoadedModel`` for the whole
+request, so a swap in the middle never mixes two versions. A reload loads and checks the new
+bundle aside (checksum, shapes, a canary ranking), then replaces one reference; a bundle that
+fails any check is refused with a logged reason and the running version keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from recommender.ranking.fast import rank_scores
+from recommender.ranking.prepared import kernel_catalog
+from recommender.ranking.rules import RankingRules
+from recommender.scoring import Scorer
+from recommender.servable import ServableModel
+from serving.model_source import ModelSource
+
+log = logging.getLogger("serving.models")
+
+SUPPORTED_MODES = ("factors", "item_item", "popularity")
+
+
+class ModelRefusedError(RuntimeError):
+    """A model version that was not swapped in; the message says why."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """One served model version and what requests derive from it, computed once."""
+
+    servable: ServableModel
+    version: str
+    alias: str
+    loaded_at: datetime
+    scorer: Scorer = field(init=False)
+    item_index: dict[str, int] = field(init=False)
+    client_index: dict[str, int] = field(init=False)
+    row_index: dict[str, int] = field(init=False)
+    #: Price scaled to [0, 1] (for the loyalty boost and the expected value).
+    price01: np.ndarray = field(init=False)
+    #: Lazily derived arrays (e.g. unit item factors for reasons).
+    cache: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        model = self.servable
+        object.__setattr__(self, "scorer", Scorer(model))
+        object.__setattr__(self, "item_index", {str(i): n for n, i in enumerate(model.item_ids)})
+        object.__setattr__(
+            self, "client_index", {str(c): n for n, c in enumerate(model.client_ids)}
+        )
+        object.__setattr__(self, "row_index", {r: n for n, r in enumerate(model.segment_names)})
+        price = np.asarray(model.catalog.price, dtype=np.float32)
+        top = float(price.max()) if len(price) else 0.0
+        object.__setattr__(self, "price01", price / top if top > 0 else np.zeros_like(price))
+
+    @property
+    def name(self) -> str:
+        return self.servable.name
+
+    @property
+    def label(self) -> str:
+        """``name:version``, what every response carries."""
+        return f"{self.servable.name}:{self.version}"
+
+
+def check_servable(model: ServableModel) -> None:
+    """Refuse a bundle serving cannot use: unknown mode, bad catalog, non-finite scores."""
+    if model.mode not in SUPPORTED_MODES:
+        raise ModelRefusedError(f"unsupported scoring mode {model.mode!r}")
+    if model.n_items == 0:
+        raise ModelRefusedError("the model has no items")
+    try:
+        kernel_catalog(model.catalog)
+    except ValueError as exc:
+        raise ModelRefusedError(f"catalog arrays unusable: {exc}") from exc
+    scorer = Scorer(model)
+    canaries = [scorer.scores(None, np.empty(0, dtype=np.int64))]
+    if len(model.client_ids):
+        canaries.append(scorer.scores(0, np.empty(0, dtype=np.int64)))
+    for scores in canaries:
+        if scores.shape != (model.n_items,) or not np.all(np.isfinite(scores)):
+            raise ModelRefusedError("canary scoring returned a wrong shape or non-finite values")
+        rank_scores(scores, np.empty(0, dtype=np.int64), model.catalog, None, RankingRules(k=1))
+
+
+class ModelHolder:
+    """The served model per alias; the first alias answers requests."""
+
+    def __init__(self, source: ModelSource, aliases: tuple[str, ...]) -> None:
+        if not aliases:
+            raise ValueError("at least one alias is needed")
+        self.source = source
+        self.aliases = aliases
+        self._models: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def serving_alias(self) -> str:
+        return self.aliases[0]
+
+    @property
+    def current(self) -> LoadedModel:
+        """The model that answers requests (raises ``LookupError`` before the first load)."""
+        try:
+            return self._models[self.serving_alias]
+        except KeyError:
+            raise LookupError("no model is loaded yet") from None
+
+    @property
+    def ready(self) -> bool:
+        return self.serving_alias in self._models
+
+    def models(self) -> list[LoadedModel]:
+        """Loaded models in alias order."""
+        snapshot = self._models
+        return [snapshot[a] for a in self.aliases if a in snapshot]
+
+    def load_all(self) -> None:
+        """Load every alias: the serving one must load, the others are best effort."""
+        for alias in self.aliases:
+            try:
+                self.reload(alias)
+            except ModelRefusedError:
+                if alias == self.serving_alias:
+                    raise
+
+    def reload(self, alias: str | None = None, *, only_if_changed: bool = False) -> LoadedModel:
+        """Load ``alias`` afresh and swap it in, or raise ``ModelRefusedError`` and keep the old.
+
+        With ``only_if_changed`` the bundle is fetched only when the alias points elsewhere.
+        """
+        alias = alias or self.serving_alias
+        if alias not in self.aliases:
+            raise ModelRefusedError(f"alias {alias!r} is not served (serving {self.aliases})")
+        with self._lock:
+            old = self._models.get(alias)
+            try:
+                if (
+                    only_if_changed
+                    and old is not None
+                    and self.source.version(alias) == old.version
+                ):
+                    return old
+                servable, version = self.source.load(alias)
+                check_servable(servable)
+            except Exception as exc:  # any failure means: keep serving what we have
+                reason = f"{type(exc).__name__}: {exc}"
+                kept = f"; still serving {old.label}" if old is not None else ""
+                log.error(
+                    "refused model %s from %s: %s%s", alias, self.source.description, reason, kept
+                )
+                raise ModelRefusedError(reason) from exc
+            loaded = LoadedModel(servable, version, alias, datetime.now(UTC))
+            self._models = {**self._models, alias: loaded}
+        log.info("serving %s as %s (was %s)", loaded.label, alias, old.label if old else "nothing")
+        return loaded

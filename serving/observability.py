@@ -1,0 +1,130 @@
+"""Request ids, the model-version header and Prometheus metrics, as one plain ASGI middleware.
+
+A plain ASGI middleware (not ``BaseHTTPMiddleware``) adds no task per request, which matters
+on the cabinet's hot path. The request id is taken from a well-formed ``X-Request-ID`` header
+or generated, kept in ``scope['state']`` (``request.state.request_id``) and echoed back.
+Metrics go to a registry per app, so tests can build several apps in one process.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.model_holder import ModelHolder
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MODEL_VERSION_HEADER = "X-Model-Version"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _ModelCollector(Collector):
+    """``recsys_model_info{alias,name,version}`` read from the holder at scrape time."""
+
+    def __init__(self, holder: ModelHolder) -> None:
+        self.holder = holder
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "recsys_model_info",
+            "Models being served (1 per alias)",
+            labels=["alias", "name", "version"],
+        )
+        for model in self.holder.models():
+            family.add_metric([model.alias, model.name, model.version], 1.0)
+        yield family
+
+
+class Metrics:
+    """The service's Prometheus metrics in their own registry."""
+
+    def __init__(self, holder: ModelHolder, degraded: Callable[[], bool]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "recsys_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "recsys_http_request_duration_seconds",
+            "Request latency by route template",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "recsys_model_reloads",
+            "Model reload attempts by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        degraded_gauge = Gauge(
+            "recsys_degraded", "1 while the online store is unreachable", registry=self.registry
+        )
+        degraded_gauge.set_function(lambda: float(degraded()))
+        self.registry.register(_ModelCollector(holder))
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, adds the id and model-version headers, records metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, holder: ModelHolder) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.holder = holder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                version = state.get("model_version") or self._current_version()
+                if version:
+                    headers.append((b"x-model-version", version.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(template, scope["method"], str(status_code)).inc()
+            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+
+    def _current_version(self) -> str | None:
+        try:
+            return self.holder.current.label
+        except LookupError:
+            return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            try:
+                return str(value.decode("latin-1"))
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+                return None
+    return None

@@ -1,0 +1,237 @@
+"""Domain glue of the recommendation endpoints: who the client is, what it owns, the ranking.
+
+``ClientContext`` describes a client the way the scorer and the rules need it (model index,
+owned item indices, segment, feature names, popularity rows), built from the online store or
+from a cold-start request. ``rank`` scores, boosts (margin; loyalty-tier progress), calls the
+numba kernel and attaches reasons and an expected value. When the store is unavailable the
+context is built from what the model and the request know, and flagged ``degraded``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recommender.dataset import DEFAULT_CLIENT_FEATURES
+from recommender.domain import LOYALTY_TIERS
+from recommender.models.base import fallback_rows
+from recommender.ranking.fast import rank_scores
+from recommender.ranking.rules import RankingRules
+from serving.model_holder import LoadedModel
+from serving.reasons import reasons_for
+from serving.store_gateway import StoreGateway
+
+_NONE = np.empty(0, dtype=np.int64)
+
+
+class UnknownClientError(LookupError):
+    """Neither the online store nor the model knows the client."""
+
+
+class UnknownItemError(LookupError):
+    """A request names an offer the model does not know; ``field`` says where."""
+
+    def __init__(self, field: str, item_id: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: unknown offer {item_id!r}")
+
+
+class StoreRequiredError(RuntimeError):
+    """The answer needs the online store (e.g. a manager's portfolio) and it is down."""
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """One client as the scorer and the business rules see it."""
+
+    client_id: str | None
+    model_index: int | None
+    owned: np.ndarray
+    profile: Mapping[str, Any]
+    degraded: bool
+
+    def attribute(self, name: str) -> str | None:
+        value = self.profile.get(name)
+        return None if value in (None, "") else str(value)
+
+    @property
+    def segment(self) -> str | None:
+        return self.attribute("segment")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        pairs = ((c, self.attribute(c)) for c in DEFAULT_CLIENT_FEATURES)
+        return tuple(f"{c}={v}" for c, v in pairs if v is not None)
+
+    @property
+    def popularity_rows(self) -> tuple[str, ...]:
+        return fallback_rows(self.attribute("industry"), self.segment)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One ranked offer."""
+
+    item_index: int
+    item_id: str
+    kind: str
+    score: float
+    probability: float
+    expected_value: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The answer for one client."""
+
+    context: ClientContext
+    offers: list[Offer]
+    source: str
+
+    @property
+    def expected_value(self) -> float:
+        return float(sum(o.expected_value for o in self.offers))
+
+
+def owned_indices(model: LoadedModel, item_ids: Sequence[str]) -> np.ndarray:
+    """Model indices of the owned offers the model knows (others cannot be ranked anyway)."""
+    found = [model.item_index[i] for i in item_ids if i in model.item_index]
+    return np.unique(np.asarray(found, dtype=np.int64)) if found else _NONE
+
+
+def client_context(model: LoadedModel, store: StoreGateway, client_id: str) -> ClientContext:
+    """The context of a stored or model-known client; ``UnknownClientError`` for neither."""
+    index = model.client_index.get(client_id)
+    profiles = store.profiles([client_id])
+    owned = store.owned([client_id]) if profiles is not None else None
+    if profiles is None or owned is None:  # degraded: the model alone
+        return ClientContext(client_id, index, _NONE, {}, degraded=True)
+    profile = profiles[client_id]
+    if not profile.present and index is None:
+        raise UnknownClientError(client_id)
+    held = owned[client_id]
+    items = owned_indices(model, sorted(held.value)) if held.value is not None else _NONE
+    return ClientContext(client_id, index, items, profile.value or {}, degraded=False)
+
+
+def manager_contexts(
+    model: LoadedModel, store: StoreGateway, manager_id: str, limit: int
+) -> list[ClientContext]:
+    """Contexts of a manager's clients (first ``limit`` by id); needs the store."""
+    members = store.clients_of_manager(manager_id)
+    ids = sorted(members)[:limit] if members is not None else []
+    profiles = store.profiles(ids) if ids else {}
+    owned = store.owned(ids) if ids else {}
+    if members is None or profiles is None or owned is None:
+        raise StoreRequiredError(
+            "the online store is unavailable, so the manager's portfolio cannot be read; "
+            "retry shortly"
+        )
+    out = []
+    for client_id in ids:
+        held = owned[client_id].value
+        items = owned_indices(model, sorted(held)) if held is not None else _NONE
+        profile = profiles[client_id].value or {}
+        out.append(
+            ClientContext(client_id, model.client_index.get(client_id), items, profile, False)
+        )
+    return out
+
+
+def scoring_source(model: LoadedModel, ctx: ClientContext) -> str:
+    """Which scoring path ``Scorer.scores`` takes for this client (for the response)."""
+    servable, scorer = model.servable, model.scorer
+    if servable.mode == "item_item" and servable.item_item is not None and len(ctx.owned):
+        return "owned_offers"
+    if servable.mode == "factors":
+        if scorer.is_known(ctx.model_index):
+            return "personal"
+        if len(ctx.owned) and servable.fold_in_regularization is not None:
+            return "owned_offers"
+        if ctx.features and scorer.feature_vector(ctx.features) is not None:
+            return "features"
+    return "popularity"
+
+
+@dataclass(frozen=True)
+class Boosts:
+    """Business boosts, as fractions of the client's score spread."""
+
+    margin: float = 0.0
+    loyalty: float = 0.0
+
+    def vector(self, model: LoadedModel, ctx: ClientContext, scores: np.ndarray) -> np.ndarray:
+        """Margin for everyone; price toward the next tier for clients below the top tier."""
+        if self.margin <= 0 and self.loyalty <= 0:
+            return np.zeros(0, dtype=np.float32)
+        finite = scores[np.isfinite(scores)]
+        spread = float(finite.max() - finite.min()) if len(finite) else 0.0
+        spread = spread if spread > 0 else 1.0
+        tier = ctx.attribute("loyalty_tier")
+        climbing = tier in LOYALTY_TIERS[:-1]
+        boost = self.margin * np.asarray(model.servable.catalog.margin, dtype=np.float32)
+        if climbing:
+            boost = boost + self.loyalty * model.price01
+        return (spread * boost).astype(np.float32)
+
+
+def rank(
+    model: LoadedModel,
+    ctx: ClientContext,
+    rules: RankingRules,
+    boosts: Boosts,
+    name_of: Callable[[int], str] | None = None,
+) -> Ranking:
+    """Top offers for one client; reasons only when ``name_of`` is given (explain)."""
+    scores = model.scorer.scores(ctx.model_index, ctx.owned, ctx.features, ctx.popularity_rows)
+    boost = boosts.vector(model, ctx, scores)
+    top, totals = rank_scores(
+        scores, ctx.owned, model.servable.catalog, ctx.segment, rules, boost if len(boost) else None
+    )
+    finite = scores[np.isfinite(scores)]
+    mean = float(finite.mean()) if len(finite) else 0.0
+    std = float(finite.std()) if len(finite) else 0.0
+    catalog = model.servable.catalog
+    offers = []
+    for item, total in zip(top.tolist(), totals.tolist(), strict=True):
+        z = (float(scores[item]) - mean) / std if std > 0 else 0.0
+        probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+        value = float(catalog.price[item]) * float(catalog.margin[item]) * probability
+        reasons = (
+            tuple(reasons_for(model, item, ctx.owned, ctx.popularity_rows, name_of))
+            if name_of is not None
+            else ()
+        )
+        offers.append(
+            Offer(
+                item_index=item,
+                item_id=str(model.servable.item_ids[item]),
+                kind=catalog.kind_names[int(catalog.kind[item])],
+                score=float(total),
+                probability=probability,
+                expected_value=value,
+                reasons=reasons,
+            )
+        )
+    return Ranking(ctx, offers, scoring_source(model, ctx))
+
+
+def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Callable[[int], str]:
+    """Offer names from the catalog snapshot (one read); the item id when unknown or degraded."""
+    ids = [str(model.servable.item_ids[i]) for i in dict.fromkeys(indices)]
+    records = store.items(ids) if ids else {}
+    names: dict[str, str] = {}
+    for item_id, lookup in (records or {}).items():
+        if lookup.value is not None and lookup.value.get("name"):
+            names[item_id] = str(lookup.value["name"])
+
+    def name_of(index: int) -> str:
+        item_id = str(model.servable.item_ids[index])
+        return names.get(item_id, item_id)
+
+    return name_of

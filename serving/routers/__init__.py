@@ -1,0 +1,1 @@
+"""One router per audience: client cabinet, cold start, managers, items, events, admin, health."""

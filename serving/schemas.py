@@ -1,0 +1,168 @@
+"""Request and response bodies of the API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.domain import ItemKind, Segment
+from serving.recommend import Offer, Ranking
+
+_Text = Field(default=None, min_length=1, max_length=64)
+
+
+class Envelope(BaseModel):
+    """Carried by every answer: which model answered and the request id."""
+
+    request_id: str
+    model_version: str = Field(description="'<model name>:<version>' that produced the answer")
+
+
+class ErrorBody(Envelope):
+    detail: str
+
+
+class OfferOut(BaseModel):
+    item_id: str
+    kind: ItemKind
+    score: float
+    reasons: list[str] = Field(default_factory=list, description="Filled when explain=true")
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferOut:
+        return cls(
+            item_id=offer.item_id, kind=offer.kind, score=offer.score, reasons=list(offer.reasons)
+        )
+
+
+class RecommendationsOut(Envelope):
+    client_id: str | None
+    degraded: bool = Field(
+        description="True when the online store was unreachable: owned offers and the profile "
+        "come from the request and the model only"
+    )
+    source: str = Field(description="personal | owned_offers | features | popularity")
+    items: list[OfferOut]
+
+    @classmethod
+    def of(cls, ranking: Ranking, request_id: str, model_version: str) -> RecommendationsOut:
+        return cls(
+            request_id=request_id,
+            model_version=model_version,
+            client_id=ranking.context.client_id,
+            degraded=ranking.context.degraded,
+            source=ranking.source,
+            items=[OfferOut.of(o) for o in ranking.offers],
+        )
+
+
+class ClientFeatures(BaseModel):
+    """What is known about a new client; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    industry: str | None = _Text
+    segment: Segment | None = None
+    size_band: str | None = _Text
+    region: str | None = _Text
+    loyalty_tier: str | None = _Text
+
+
+class ColdStartIn(BaseModel):
+    """A new or unknown client described by its features and the offers it already has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: ClientFeatures = Field(default_factory=ClientFeatures)
+    owned: list[str] = Field(default_factory=list, max_length=1000)
+    k: int | None = Field(default=None, ge=1, le=1000)
+    kind: list[ItemKind] | None = Field(default=None, max_length=3)
+    explain: bool = False
+
+
+class NextBestOfferOut(BaseModel):
+    client_id: str
+    expected_value: float = Field(
+        description="Sum over the offers of price x margin x a score-based purchase "
+        "probability proxy (not calibrated)"
+    )
+    offers: list[OfferValueOut]
+
+
+class OfferValueOut(OfferOut):
+    probability: float
+    expected_value: float
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferValueOut:
+        return cls(
+            item_id=offer.item_id,
+            kind=offer.kind,
+            score=offer.score,
+            reasons=list(offer.reasons),
+            probability=offer.probability,
+            expected_value=offer.expected_value,
+        )
+
+
+class ManagerOffersOut(Envelope):
+    manager_id: str
+    degraded: bool
+    clients: list[NextBestOfferOut]
+
+
+class SimilarItemOut(BaseModel):
+    item_id: str
+    kind: ItemKind
+    similarity: float
+
+
+class SimilarItemsOut(Envelope):
+    item_id: str
+    items: list[SimilarItemOut]
+
+
+class EventsOut(Envelope):
+    event_ids: list[str]
+
+
+class ModelOut(BaseModel):
+    alias: str
+    name: str
+    version: str
+    mode: str
+    n_items: int
+    n_clients: int
+    loaded_at: datetime
+    serving: bool
+
+
+class ModelsOut(Envelope):
+    source: str
+    models: list[ModelOut]
+
+
+class ReloadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ReloadOut(Envelope):
+    alias: str
+    previous_version: str | None
+    swapped: bool
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(Envelope):
+    status: str = Field(description="ready | degraded")
+    store: str = Field(description="up | down")
+    degraded: bool
+
+
+NextBestOfferOut.model_rebuild()

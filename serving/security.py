@@ -1,0 +1,107 @@
+"""API keys (header ``X-API-Key``): who is calling, and what it may see.
+
+- admin key: everything;
+- a manager's key: that manager's portfolio only (403 for another manager or its clients);
+- cabinet key (optional): the client-cabinet endpoints; without one configured they are open.
+Keys are compared by their SHA-256 digests (one dict lookup, no early-exit string compare) and
+never logged: error messages name the header, never the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import HTTPException, status
+
+from serving.settings import ServingSettings
+
+API_KEY_HEADER = "X-API-Key"
+Role = Literal["admin", "manager", "cabinet", "anonymous"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as established from its key."""
+
+    role: Role
+    manager_id: str | None = None
+
+    def may_see_manager(self, manager_id: str) -> bool:
+        return self.role == "admin" or (self.role == "manager" and self.manager_id == manager_id)
+
+    def may_see_client_of(self, manager_id: str | None) -> bool:
+        """A client-level check: managers see only their own clients."""
+        if self.role != "manager":
+            return True
+        return manager_id is not None and manager_id == self.manager_id
+
+
+ANONYMOUS = Principal("anonymous")
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": API_KEY_HEADER}
+    )
+
+
+class KeyRing:
+    """Maps key digests to principals; built once per app from the settings."""
+
+    def __init__(self, settings: ServingSettings) -> None:
+        self.cabinet_open = settings.cabinet_key is None
+        self._by_digest: dict[bytes, Principal] = {}
+        admin = settings.admin_key.get_secret_value()
+        if admin:
+            self._by_digest[_digest(admin)] = Principal("admin")
+        for manager_id, key in settings.manager_keys.items():
+            self._by_digest[_digest(key.get_secret_value())] = Principal("manager", manager_id)
+        if settings.cabinet_key is not None:
+            self._by_digest[_digest(settings.cabinet_key.get_secret_value())] = Principal("cabinet")
+
+    def identify(self, key: str | None) -> Principal:
+        """The principal of ``key``; anonymous for none; 401 for a key that is not known."""
+        if not key:
+            return ANONYMOUS
+        principal = self._by_digest.get(_digest(key))
+        if principal is None:
+            raise _unauthorized(f"the {API_KEY_HEADER} header does not hold a valid API key")
+        return principal
+
+    def require(self, principal: Principal, *roles: Role) -> Principal:
+        """401 without a key, 403 with a key of another role."""
+        if principal.role == "anonymous":
+            raise _unauthorized(f"this endpoint needs an API key in the {API_KEY_HEADER} header")
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"a {principal.role} key may not use this endpoint "
+                f"(allowed: {', '.join(roles)})",
+            )
+        return principal
+
+    def cabinet(self, principal: Principal) -> Principal:
+        """The cabinet endpoints: open unless a cabinet key is configured."""
+        if self.cabinet_open:
+            return principal
+        return self.require(principal, "admin", "manager", "cabinet")
+
+
+def forbid_manager(manager_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=f"this API key may not see manager {manager_id!r}'s portfolio",
+    )
+
+
+def forbid_client(client_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=f"client {client_id!r} is not in this manager's portfolio",
+    )

@@ -1,0 +1,156 @@
+"""Settings of the serving API, read from the environment (``RECSYS_*``, ``MLFLOW_TRACKING_URI``).
+
+The model comes from one of two places: ``RECSYS_MODEL_DIR`` (a saved ``ServableModel``
+directory, handy for tests and air-gapped installs) or the MLflow registry (``RECSYS_MODEL_NAME``
+at the aliases ``RECSYS_MODEL_ALIASES``). API keys are secrets: they are held as ``SecretStr``
+and never printed. Production mode refuses to start without an admin key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from recommender.paths import DATA_DIR_ENV, data_dir, mlflow_dir
+
+
+class SettingsError(ValueError):
+    """Settings that would make the service unsafe or unable to start."""
+
+
+def _parse_keys(value: Any) -> dict[str, SecretStr]:
+    """``'m001:key1,m002:key2'`` or a JSON object -> manager id -> key."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            value = json.loads(text)
+        else:
+            pairs: dict[str, str] = {}
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                manager, sep, key = part.partition(":")
+                if not sep or not manager.strip() or not key.strip():
+                    raise ValueError(
+                        "RECSYS_MANAGER_KEYS: each entry must be 'manager_id:key' "
+                        "(comma-separated) or the whole value a JSON object"
+                    )
+                pairs[manager.strip()] = key.strip()
+            value = pairs
+    if not isinstance(value, dict):
+        raise ValueError("RECSYS_MANAGER_KEYS: expected 'm001:key1,m002:key2' or a JSON object")
+    out: dict[str, SecretStr] = {}
+    for manager, key in value.items():
+        secret = key if isinstance(key, SecretStr) else SecretStr(str(key))
+        if not secret.get_secret_value():
+            raise ValueError(f"RECSYS_MANAGER_KEYS: empty key for manager {manager!r}")
+        out[str(manager)] = secret
+    return out
+
+
+class ServingSettings(BaseSettings):
+    """Everything ``create_app`` needs; build one explicitly in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="ignore", frozen=True)
+
+    mode: Literal["dev", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    data_dir: Path = Field(
+        default_factory=lambda: data_dir(),
+        validation_alias=AliasChoices(DATA_DIR_ENV, "data_dir"),
+    )
+    model_name: str = Field(default="offers-recommender", min_length=1)
+    model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("champion",),
+        description="Registry aliases to load; the first one serves, the others are listed.",
+    )
+    model_dir: Path | None = Field(
+        default=None, description="A saved ServableModel directory, used instead of MLflow."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+    )
+
+    redis_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "RECSYS_REDIS_URL", "redis_url"),
+        description="Online store; unset means the embedded Redis in the data directory.",
+    )
+    reload_poll_s: float = Field(
+        default=30.0, ge=0, description="Check the alias for a new version this often (0: off)."
+    )
+
+    admin_key: SecretStr = SecretStr("")
+    cabinet_key: SecretStr | None = None
+    manager_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+
+    default_k: int = Field(default=10, ge=1)
+    max_k: int = Field(default=100, ge=1, le=1000)
+    max_manager_clients: int = Field(default=500, ge=1)
+    max_per_kind: int = Field(default=0, ge=0, description="Diversity quota (0: none).")
+    margin_boost: float = Field(default=0.05, ge=0, le=10)
+    loyalty_boost: float = Field(default=0.05, ge=0, le=10)
+    store_retry_s: float = Field(
+        default=1.0, ge=0, le=60, description="After a Redis failure, serve degraded this long."
+    )
+
+    @field_validator("model_aliases", mode="before")
+    @classmethod
+    def _split_aliases(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(a.strip() for a in value.split(",") if a.strip())
+        if not value:
+            raise ValueError("RECSYS_MODEL_ALIASES: at least one alias, e.g. 'champion'")
+        return value
+
+    @field_validator("manager_keys", mode="before")
+    @classmethod
+    def _manager_keys(cls, value: Any) -> dict[str, SecretStr]:
+        return _parse_keys(value)
+
+    @field_validator("cabinet_key", mode="before")
+    @classmethod
+    def _empty_cabinet_key(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _safe(self) -> ServingSettings:
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k ({self.default_k}) exceeds max_k ({self.max_k})")
+        if self.mode == "production" and not self.admin_key.get_secret_value().strip():
+            raise ValueError(
+                "production mode needs an admin API key: set RECSYS_ADMIN_KEY "
+                "(or RECSYS_MODE=dev for a local run)"
+            )
+        keys = [self.admin_key.get_secret_value(), *self._manager_secrets()]
+        if self.cabinet_key is not None:
+            keys.append(self.cabinet_key.get_secret_value())
+        keys = [k for k in keys if k]
+        if len(keys) != len(set(keys)):
+            raise ValueError("API keys must be distinct (admin, cabinet and each manager)")
+        return self
+
+    def _manager_secrets(self) -> list[str]:
+        return [key.get_secret_value() for key in self.manager_keys.values()]
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI: configured, else SQLite in the data directory."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{mlflow_dir(self.data_dir) / 'mlflow.db'}"
+
+    @property
+    def model_source(self) -> str:
+        """Where models come from, safe to print."""
+        if self.model_dir is not None:
+            return f"directory {self.model_dir}"
+        return f"MLflow model {self.model_name!r} at {', '.join(self.model_aliases)}"

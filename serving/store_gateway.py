@@ -1,0 +1,100 @@
+"""The online store as serving sees it: reads that degrade instead of failing.
+
+When Redis cannot be reached, reads return ``None`` (the caller answers from model data with
+``degraded: true``) and the gateway stops trying for ``retry_s`` seconds, so a dead server
+costs one connection timeout per interval rather than one per request. The next call after the
+interval tries again: when Redis is back the service recovers without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from feature_store.events import EventIn, EventLog
+from feature_store.online import Lookup, StoreUnavailableError
+from feature_store.redis_store import RedisOnlineStore
+
+log = logging.getLogger("serving.store")
+T = TypeVar("T")
+
+
+class StoreGateway:
+    """Wraps a ``RedisOnlineStore`` with a short circuit breaker."""
+
+    def __init__(self, store: RedisOnlineStore | None, retry_s: float = 1.0) -> None:
+        self.store = store
+        self.retry_s = retry_s
+        self.events = EventLog(store) if store is not None else None
+        self._down_until = 0.0
+        self._down = store is None
+        self._lock = threading.Lock()
+
+    @property
+    def degraded(self) -> bool:
+        """True while the last attempt failed (or there is no store at all)."""
+        return self._down
+
+    def _call(self, read: Callable[[RedisOnlineStore], T]) -> T | None:
+        if self.store is None:
+            return None
+        if self._down and time.monotonic() < self._down_until:
+            return None
+        try:
+            value = read(self.store)
+        except StoreUnavailableError as exc:
+            self._mark_down(str(exc))
+            return None
+        self._mark_up()
+        return value
+
+    def _mark_down(self, reason: str) -> None:
+        with self._lock:
+            self._down_until = time.monotonic() + self.retry_s
+            if not self._down:
+                log.warning("online store unavailable, serving degraded: %s", reason)
+            self._down = True
+
+    def _mark_up(self) -> None:
+        if self._down:
+            with self._lock:
+                if self._down:
+                    log.warning("online store is back, leaving degraded mode")
+                self._down = False
+
+    def ping(self) -> bool:
+        """Probe the store now (ignores the breaker); updates the degraded flag."""
+        if self.store is None:
+            return False
+        if self.store.ping():
+            self._mark_up()
+            return True
+        self._mark_down("ping failed")
+        return False
+
+    def profiles(self, client_ids: Sequence[str]) -> dict[str, Lookup[dict[str, Any]]] | None:
+        return self._call(lambda s: s.get_profiles(client_ids))
+
+    def owned(self, client_ids: Sequence[str]) -> dict[str, Lookup[frozenset[str]]] | None:
+        return self._call(lambda s: s.get_owned(client_ids))
+
+    def items(self, item_ids: Sequence[str]) -> dict[str, Lookup[dict[str, Any]]] | None:
+        return self._call(lambda s: s.get_items(item_ids))
+
+    def clients_of_manager(self, manager_id: str) -> frozenset[str] | None:
+        return self._call(lambda s: s.clients_of_manager(manager_id))
+
+    def append_events(self, events: Sequence[EventIn]) -> list[str]:
+        """Record events; raises ``StoreUnavailableError`` (never drops them silently)."""
+        if self.events is None:
+            raise StoreUnavailableError("no online store is configured")
+        try:
+            ids = self.events.append(events)
+        except StoreUnavailableError as exc:
+            self._mark_down(str(exc))
+            raise
+        self._mark_up()
+        return ids

@@ -1,0 +1,129 @@
+"""Manager pages and exports against a real redis-server and a saved ALS bundle."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from tests.serving.conftest import ITEMS, admin, make_frames, manager
+from tests.serving.web.html_rows import money_value, nbo_rows
+
+NAMES = set(ITEMS["name"])
+
+
+def _manager_clients(manager_id: str) -> set[str]:
+    clients, _ = make_frames()
+    return set(clients.loc[clients["manager_id"] == manager_id, "client_id"])
+
+
+def test_page_without_key_redirects_to_login(client: TestClient) -> None:
+    response = client.get("/managers/m001", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fmanagers%2Fm001"
+
+
+def test_login_sets_httponly_cookie_and_opens_own_page(client: TestClient) -> None:
+    response = client.post(
+        "/login", data={"key": "key-of-m001", "next": ""}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/managers/m001"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    page = client.get("/managers/m001")
+    assert page.status_code == 200
+    assert "Next-best offers for manager m001" in page.text
+
+
+def test_wrong_key_is_refused_and_not_echoed(client: TestClient) -> None:
+    response = client.post("/login", data={"key": "not-a-key"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert "not-a-key" not in response.text
+    assert "set-cookie" not in response.headers
+
+
+def test_login_does_not_redirect_off_site(client: TestClient) -> None:
+    response = client.post(
+        "/login", data={"key": "key-of-m001", "next": "//evil.example/x"}, follow_redirects=False
+    )
+    assert response.headers["location"] == "/managers/m001"
+
+
+def test_manager_sees_own_clients_ordered_by_opportunity(client: TestClient) -> None:
+    page = client.get("/managers/m001", headers=manager("m001"))
+    assert page.status_code == 200
+    rows = nbo_rows(page.text)
+    assert {client_id for client_id, _ in rows} == _manager_clients("m001")
+    values = [money_value(cells[-1]) for _, cells in rows]
+    assert values == sorted(values, reverse=True)
+    assert any(name in page.text for name in NAMES)
+    assert "used by" in page.text  # reasons are shown
+
+
+def test_other_managers_page_is_forbidden(client: TestClient) -> None:
+    assert client.get("/managers/m002", headers=manager("m001")).status_code == 403
+    assert client.get("/managers/m002", headers=admin()).status_code == 200
+
+
+def test_kind_filter_keeps_only_that_kind(client: TestClient) -> None:
+    page = client.get("/managers/m001?kind=course&industry=&k=3", headers=manager("m001"))
+    assert page.status_code == 200
+    assert 'class="tag course"' in page.text
+    assert 'class="tag tariff"' not in page.text
+    assert 'class="tag addon"' not in page.text
+
+
+def test_industry_filter_keeps_only_that_industry(client: TestClient) -> None:
+    page = client.get("/managers/m001?industry=government", headers=manager("m001"))
+    rows = nbo_rows(page.text)
+    assert len(rows) > 0
+    assert all("government" in cells[0] for _, cells in rows)
+    assert len(rows) < len(_manager_clients("m001"))
+
+
+def test_unknown_kind_is_422(client: TestClient) -> None:
+    assert client.get("/managers/m001?kind=pizza", headers=manager("m001")).status_code == 422
+
+
+def test_csv_export_parses_and_matches_page_order(client: TestClient) -> None:
+    response = client.get("/v1/managers/m001/next-best-offers.csv", headers=manager("m001"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    frame = pd.read_csv(io.BytesIO(response.content))
+    assert set(frame["client_id"]) == _manager_clients("m001")
+    assert list(frame["expected_value"]) == sorted(frame["expected_value"], reverse=True)
+    assert set(frame["offer_1_name"].dropna()) <= NAMES
+
+
+def test_xlsx_export_parses(client: TestClient) -> None:
+    response = client.get(
+        "/v1/managers/m001/next-best-offers.xlsx?kind=addon", headers=manager("m001")
+    )
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert "offer_1_name" in header
+    assert len(rows) - 1 == len(_manager_clients("m001"))
+    kinds = {row[header.index("offer_1_kind")] for row in rows[1:]}
+    assert kinds <= {"addon", None, ""}
+
+
+def test_export_needs_a_key_and_respects_portfolios(client: TestClient) -> None:
+    assert client.get("/v1/managers/m001/next-best-offers.csv").status_code == 401
+    response = client.get("/v1/managers/m001/next-best-offers.csv", headers=manager("m002"))
+    assert response.status_code == 403
+
+
+def test_client_detail(client: TestClient) -> None:
+    page = client.get("/managers/m001/clients/c000", headers=manager("m001"))
+    assert page.status_code == 200
+    assert "Client c000" in page.text
+    assert "Owned offers" in page.text
+    assert client.get("/managers/m001/clients/c001", headers=manager("m001")).status_code == 403

@@ -14,6 +14,7 @@ from serving.cli import serve_app
 from training.cli.ab import ab_app
 from training.cli.data import data_app
 from training.cli.evaluate import evaluate_command
+from training.cli.nbo import nbo_app
 from training.cli.quickstart import quickstart_command
 from training.cli.train import register as register_training
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(ab_app, name="ab")
+app.add_typer(nbo_app, name="nbo")
 app.add_typer(serve_app, name="serve")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")

@@ -127,3 +127,11 @@ def test_client_detail(client: TestClient) -> None:
     assert "Client c000" in page.text
     assert "Owned offers" in page.text
     assert client.get("/managers/m001/clients/c001", headers=manager("m001")).status_code == 403
+
+
+def test_export_file_name_is_header_safe_for_any_manager_id(client: TestClient) -> None:
+    response = client.get("/v1/managers/Ā мен/next-best-offers.csv", headers=admin())
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert 'filename="next-best-offers-_____.csv"' in disposition
+    assert "filename*=UTF-8''next-best-offers-%C4%80%20" in disposition

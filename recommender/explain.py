@@ -1,0 +1,134 @@
+"""Reasons for many ranked offers at once, read from a ``ServableModel``'s own arrays.
+
+The same three reasons as ``serving/reasons.py`` (which explains one client per request),
+computed with array operations so that an export of 100,000 clients stays fast:
+- a prerequisite the client owns: "next step after course Linux 1";
+- the owned offer most associated with the offer (EASE weight > 0, or cosine of item factors
+  at least ``SIMILARITY_FLOOR``): "often used together with Backup, which you have";
+- the first popularity row (industry, segment, all) with a share of at least ``SHARE_FLOOR``:
+  "used by 63 % of healthcare clients".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from recommender.servable import ServableModel
+
+SIMILARITY_FLOOR = 0.5
+SHARE_FLOOR = 0.05
+MAX_REASONS = 3
+_BLOCK = 8192
+
+
+def association(model: ServableModel) -> tuple[np.ndarray, float] | None:
+    """(A, floor): ``A[o, i]`` is how strongly owning ``o`` goes with offer ``i``."""
+    if model.mode == "item_item" and model.item_item is not None:
+        return np.asarray(model.item_item, dtype=np.float32), np.nextafter(np.float32(0), 1)
+    if model.mode == "factors" and model.item_factors is not None:
+        body = np.asarray(model.item_factors[:, :-1], dtype=np.float32)
+        norms = np.linalg.norm(body, axis=1, keepdims=True)
+        unit = body / np.where(norms > 0, norms, 1.0)
+        return unit @ unit.T, SIMILARITY_FLOOR
+    return None
+
+
+def group_label(row: str) -> str:
+    if row == "all":
+        return "clients"
+    return f"{row.split('=', 1)[1].replace('_', ' ')} clients"
+
+
+class Explainer:
+    """Explains top-k lists of one model; build once, call per block of clients."""
+
+    def __init__(self, model: ServableModel, names: Sequence[str]) -> None:
+        self.model = model
+        self.names = list(names)
+        self.assoc = association(model)
+        self.rows = {name: i for i, name in enumerate(model.segment_names)}
+        catalog = model.catalog
+        self.prereqs = {
+            item: catalog.prereq_indices[
+                catalog.prereq_indptr[item] : catalog.prereq_indptr[item + 1]
+            ]
+            for item in range(model.n_items)
+            if catalog.prereq_indptr[item + 1] > catalog.prereq_indptr[item]
+        }
+
+    def _prerequisite(self, items: np.ndarray, owned: np.ndarray) -> np.ndarray:
+        found = np.full(items.shape, -1, dtype=np.int64)
+        for item in np.intersect1d(np.unique(items), list(self.prereqs)):
+            for prereq in self.prereqs[int(item)].tolist():
+                hit = (items == item) & (found < 0) & owned[:, prereq][:, None]
+                found[hit] = prereq
+        return found
+
+    def _together(self, items: np.ndarray, owned: np.ndarray) -> np.ndarray:
+        found = np.full(items.shape, -1, dtype=np.int64)
+        if self.assoc is None:
+            return found
+        matrix, floor = self.assoc
+        for j in range(items.shape[1]):
+            column = items[:, j]
+            strength = np.where(owned, matrix[:, np.maximum(column, 0)].T, -np.inf)
+            best = np.argmax(strength, axis=1)
+            ok = (column >= 0) & (strength[np.arange(len(column)), best] >= floor)
+            found[ok, j] = best[ok]
+        return found
+
+    def _popular(self, items: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row index or -1, share) of the first popularity row worth a reason."""
+        chosen = np.full(items.shape, -1, dtype=np.int64)
+        share = np.zeros(items.shape, dtype=np.float64)
+        table = self.model.popularity
+        for r in range(rows.shape[1]):
+            row = rows[:, r][:, None]
+            values = np.where(row >= 0, table[np.maximum(row, 0), np.maximum(items, 0)], 0.0)
+            take = (chosen < 0) & (values >= SHARE_FLOOR) & (items >= 0)
+            chosen[take] = np.broadcast_to(row, items.shape)[take]
+            share[take] = values[take]
+        return chosen, share
+
+    def popularity_row_indices(self, rows: Sequence[Sequence[str]]) -> np.ndarray:
+        """(n, 3) indices of each client's popularity rows (-1 where the model has none)."""
+        out = np.full((len(rows), 3), -1, dtype=np.int64)
+        for i, names in enumerate(rows):
+            for r, name in enumerate(names[:3]):
+                out[i, r] = self.rows.get(name, -1)
+        return out
+
+    def explain(
+        self, items: np.ndarray, owned: np.ndarray, rows: np.ndarray
+    ) -> list[list[tuple[str, ...]]]:
+        """Reasons per client and offer; ``owned`` is a dense (n, n_items) bool matrix."""
+        out: list[list[tuple[str, ...]]] = []
+        kinds = self.model.catalog.kind_names
+        kind = self.model.catalog.kind
+        segment_names = self.model.segment_names
+        for start in range(0, len(items), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            its, own = items[block], owned[block]
+            prereq = self._prerequisite(its, own)
+            together = self._together(its, own)
+            row, share = self._popular(its, rows[block])
+            for i in range(len(its)):
+                client: list[tuple[str, ...]] = []
+                for j in range(its.shape[1]):
+                    if its[i, j] < 0:
+                        break
+                    reasons = []
+                    if prereq[i, j] >= 0:
+                        p = int(prereq[i, j])
+                        reasons.append(f"next step after {kinds[int(kind[p])]} {self.names[p]}")
+                    if together[i, j] >= 0:
+                        name = self.names[int(together[i, j])]
+                        reasons.append(f"often used together with {name}, which you have")
+                    if row[i, j] >= 0:
+                        label = group_label(segment_names[int(row[i, j])])
+                        reasons.append(f"used by {round(share[i, j] * 100)} % of {label}")
+                    client.append(tuple(reasons[:MAX_REASONS]))
+                out.append(client)
+        return out

@@ -1,0 +1,102 @@
+"""Next-best offers as one table (a row per client, by opportunity) and its file formats.
+
+Columns: ``position`` (1 = biggest opportunity), the client's attributes, ``spend`` (list
+prices of owned offers), the loyalty tier and its progress (``recommender.loyalty``),
+``expected_value`` and, for each rank ``i``: ``offer_i`` (id), ``offer_i_name``,
+``offer_i_kind``, ``offer_i_probability``, ``offer_i_value`` and ``offer_i_reasons``.
+CSV, XLSX (openpyxl write-only mode, fast and flat in memory) and Parquet go to a binary stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import BinaryIO, Literal
+
+import numpy as np
+import pandas as pd
+
+from recommender.loyalty import tier_progress
+from recommender.nbo import NboResult
+from recommender.servable import ServableModel
+
+ExportFormat = Literal["csv", "xlsx", "parquet"]
+FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "parquet")
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+CLIENT_COLUMNS = ("client_id", "manager_id", "industry", "segment", "size_band", "region")
+
+
+def client_spend(result: NboResult, model: ServableModel) -> np.ndarray:
+    """Sum of the list prices of each client's owned offers."""
+    data = result.portfolio
+    price = np.asarray(model.catalog.price, dtype=np.float64)
+    rows = np.repeat(np.arange(len(data)), np.diff(data.owned_indptr))
+    values = price[data.owned_indices[: data.owned_indptr[-1]]]
+    return np.bincount(rows, weights=values, minlength=len(data))
+
+
+def nbo_frame(
+    result: NboResult, model: ServableModel, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The export table, ordered by opportunity."""
+    order = result.order()
+    data = result.portfolio
+    clients = data.clients.iloc[order].reset_index(drop=True)
+    out = pd.DataFrame({"position": np.arange(1, len(order) + 1)})
+    for column in CLIENT_COLUMNS:
+        if column in clients:
+            out[column] = clients[column].astype(object).where(clients[column].notna(), "")
+    spend = client_spend(result, model)[order]
+    tiers = data.attribute("loyalty_tier")
+    progress = [tier_progress(float(spend[n]), tiers[i]) for n, i in enumerate(order.tolist())]
+    out["owned_offers"] = np.diff(data.owned_indptr)[order]
+    out["spend"] = spend.round(2)
+    out["loyalty_tier"] = [p.tier for p in progress]
+    out["next_tier"] = [p.next_tier or "" for p in progress]
+    out["tier_progress"] = [round(p.progress, 4) for p in progress]
+    out["expected_value"] = result.expected_value[order].round(2)
+    ids = np.asarray([str(i) for i in model.item_ids], dtype=object)
+    labels = np.asarray([(names or {}).get(i, i) for i in ids], dtype=object)
+    kinds = np.asarray(model.catalog.kind_names, dtype=object)[np.asarray(model.catalog.kind)]
+    for j in range(result.items.shape[1]):
+        items = result.items[order, j]
+        has = items >= 0
+        safe = np.maximum(items, 0)
+        out[f"offer_{j + 1}"] = np.where(has, ids[safe], "")
+        out[f"offer_{j + 1}_name"] = np.where(has, labels[safe], "")
+        out[f"offer_{j + 1}_kind"] = np.where(has, kinds[safe], "")
+        out[f"offer_{j + 1}_probability"] = result.probability[order, j].round(4)
+        out[f"offer_{j + 1}_value"] = result.value[order, j].round(2)
+        if result.reasons is not None:
+            reasons = result.reasons
+            out[f"offer_{j + 1}_reasons"] = [
+                "; ".join(reasons[i][j]) if j < len(reasons[i]) else "" for i in order.tolist()
+            ]
+    return out
+
+
+def write_table(frame: pd.DataFrame, fmt: ExportFormat, stream: BinaryIO) -> None:
+    """Write ``frame`` to a binary stream as CSV (UTF-8), XLSX or Parquet."""
+    if fmt == "csv":
+        stream.write(frame.to_csv(index=False).encode("utf-8"))
+    elif fmt == "parquet":
+        frame.to_parquet(stream, index=False)
+    elif fmt == "xlsx":
+        _write_xlsx(frame, stream)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _write_xlsx(frame: pd.DataFrame, stream: BinaryIO) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("next-best offers")
+    sheet.append([str(c) for c in frame.columns])
+    columns = [frame[c].tolist() for c in frame.columns]
+    for row in zip(*columns, strict=True):
+        sheet.append(list(row))
+    book.save(stream)

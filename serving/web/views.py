@@ -1,0 +1,106 @@
+"""What the templates show: rows built from the NBO table, filters read from the query, and
+the Jinja2 environment (package templates, money formatting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Depends, HTTPException, Query, status
+from fastapi.templating import Jinja2Templates
+
+from recommender.domain import ItemKind
+from recommender.loyalty import TierProgress, tier_progress
+from serving.web.portfolio import Filters, ManagerView
+
+HERE = Path(__file__).parent
+KINDS: tuple[str, ...] = tuple(k.value for k in ItemKind)
+MAX_K = 10
+
+
+def money(value: float) -> str:
+    """Whole currency units with thin grouping: 1 234 567."""
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["money"] = money
+
+
+@dataclass(frozen=True)
+class OfferRow:
+    item_id: str
+    name: str
+    kind: str
+    probability: float
+    value: float
+    reasons: str
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    client_id: str
+    industry: str
+    segment: str
+    owned: list[str]
+    tier: TierProgress
+    offers: list[OfferRow]
+    expected_value: float
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def client_rows(view: ManagerView) -> list[ClientRow]:
+    """One row per client, in the table's (opportunity) order."""
+    frame = view.frame
+    k = sum(1 for c in frame.columns if c.startswith("offer_") and c.endswith("_name"))
+    rows = []
+    for record in frame.to_dict("records"):
+        offers = [
+            OfferRow(
+                item_id=str(record[f"offer_{j}"]),
+                name=str(record[f"offer_{j}_name"]),
+                kind=str(record[f"offer_{j}_kind"]),
+                probability=float(record[f"offer_{j}_probability"]),
+                value=float(record[f"offer_{j}_value"]),
+                reasons=_text(record.get(f"offer_{j}_reasons")),
+            )
+            for j in range(1, k + 1)
+            if record[f"offer_{j}"]
+        ]
+        tier = tier_progress(float(record["spend"]), str(record["loyalty_tier"]))
+        client_id = str(record["client_id"])
+        rows.append(
+            ClientRow(
+                client_id=client_id,
+                industry=_text(record.get("industry")),
+                segment=_text(record.get("segment")),
+                owned=view.owned.get(client_id, []),
+                tier=tier,
+                offers=offers,
+                expected_value=float(record["expected_value"]),
+            )
+        )
+    return rows
+
+
+def _filters(
+    kind: Annotated[str | None, Query(max_length=16, description="tariff, course or addon")] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="Offers per client")] = 3,
+) -> Filters:
+    """Filters from the query; an empty value (the form's "all") means no filter."""
+    kind = kind or None
+    if kind is not None and kind not in KINDS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"kind must be one of {', '.join(KINDS)} (or empty for all)",
+        )
+    return Filters(kind=kind, industry=industry or None, k=k)
+
+
+FiltersDep = Annotated[Filters, Depends(_filters)]

@@ -1,0 +1,102 @@
+"""The manager workspace in headless Chromium: log in, read, filter, export, open a client."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, Page
+
+from tests.browser.conftest import Site
+
+#: Set to a folder to keep a screenshot of the manager page (for a human to look at).
+SCREENSHOT_DIR = os.environ.get("RECSYS_SCREENSHOT_DIR")
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{site.url}/managers/{site.manager_id}")
+    page.get_by_label("API key").fill(site.manager_key)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("#nbo")
+    yield page
+    context.close()
+
+
+def _clients(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#nbo tr[data-client]", "rows => rows.map(r => r.dataset.client)"
+    )
+
+
+def test_list_shows_real_recommendations(page: Page, site: Site) -> None:
+    assert page.url.endswith(f"/managers/{site.manager_id}")
+    assert len(_clients(page)) > 5
+    offers = page.locator("#nbo ol.offers li strong").all_inner_texts()
+    assert offers and set(offers) <= site.item_names
+    if SCREENSHOT_DIR:
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / "manager.png"), full_page=False)
+
+
+def test_key_cookie_is_invisible_to_scripts(page: Page) -> None:
+    assert "recsys_key" not in page.evaluate("document.cookie")
+
+
+def test_kind_filter_changes_the_list(page: Page) -> None:
+    before = page.locator("#nbo ol.offers").first.inner_text()
+    page.get_by_label("Offer kind").select_option("course")  # submits on change
+    page.wait_for_url("**kind=course**")
+    kinds = set(page.locator("#nbo ol.offers .tag").all_inner_texts())
+    assert kinds == {"course"}
+    assert page.locator("#nbo ol.offers").first.inner_text() != before
+
+
+def test_industry_filter_is_keyboard_usable(page: Page) -> None:
+    select = page.get_by_label("Industry")
+    options = select.locator("option").all_inner_texts()
+    select.focus()
+    page.keyboard.press("ArrowDown")  # the first real industry after "all industries"
+    page.wait_for_url("**industry=**")
+    chosen = options[1]
+    cells = page.locator("#nbo tr[data-client] td:first-child .muted").all_inner_texts()
+    assert cells and all(cell.startswith(chosen) for cell in cells)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_downloads_a_file_that_parses(page: Page, site: Site, fmt: str) -> None:
+    with page.expect_download() as info:
+        page.locator(f"#export-{fmt}").click()
+    data = Path(info.value.path()).read_bytes()
+    if fmt == "csv":
+        frame = pd.read_csv(io.BytesIO(data))
+    else:
+        sheet = load_workbook(io.BytesIO(data), read_only=True).active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+        frame = pd.DataFrame(rows[1:], columns=list(rows[0]))
+    assert list(frame["client_id"]) == _clients(page)
+    assert set(frame["offer_1_name"].dropna()) <= site.item_names
+
+
+def test_client_detail_opens(page: Page) -> None:
+    first = _clients(page)[0]
+    page.locator(f'#nbo tr[data-client="{first}"] a').first.click()
+    page.wait_for_selector("#client-title")
+    assert first in page.locator("#client-title").inner_text()
+    assert page.locator("#client-offers li").count() > 0
+
+
+def test_no_horizontal_scrolling_at_1366(page: Page) -> None:
+    page.get_by_label("Offers per client").select_option("10")
+    page.wait_for_url("**k=10**")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], widths

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ from recommender.evaluation.data import movielens_dataset
 from recommender.evaluation.evaluate import EvaluationResult, evaluate_split
 from recommender.evaluation.splits import cold_client_split, stratified_split
 from recommender.evaluation.tuning import grid_search
+from recommender.movielens import default_ml100k_path
 
-DEFAULT_PATH = os.environ.get("ML100K_PATH", "/work/shared/datasets/ml-100k")
+DEFAULT_PATH = str(default_ml100k_path())
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "ml100k"
 MODELS = ("popularity", "als", "bpr", "lightfm", "ease")
 #: Microsoft Recommenders' published movielens-100k table: (nDCG@10, P@10).

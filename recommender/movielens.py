@@ -16,7 +16,8 @@ import pandas as pd
 from recommender.schema import DataValidationError
 
 ML100K_ENV = "ML100K_PATH"
-ML100K_DEFAULT_PATH = "/work/shared/datasets/ml-100k"
+#: The shared copy beside the checkout (``../shared`` of the repository root).
+ML100K_DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k"
 ML100K_FILES: tuple[str, ...] = ("u.data", "u.user", "u.item", "u.genre")
 ML100K_CLIENT_FEATURES: tuple[str, ...] = ("age_band", "gender", "occupation")
 ML100K_ITEM_FEATURES: tuple[str, ...] = ("genres",)
@@ -26,8 +27,8 @@ _AGE_LABELS = ("under_18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
 
 
 def default_ml100k_path() -> Path:
-    """``$ML100K_PATH``, else the shared copy of the data set."""
-    return Path(os.environ.get(ML100K_ENV, ML100K_DEFAULT_PATH))
+    """``$ML100K_PATH``, else the shared copy beside the repository (never copied into it)."""
+    return Path(os.environ.get(ML100K_ENV, str(ML100K_DEFAULT_PATH)))
 
 
 def _read(path: Path, sep: str, names: list[str], encoding: str = "utf-8") -> pd.DataFrame:

@@ -133,11 +133,16 @@ def rank_clients(
     """Rank offers for dataset clients with a ``Scorer``: the shared path of every model.
 
     A client is described to the scorer as serving would: its index, the items it has in
-    ``dataset.interactions``, its feature names and its popularity fallback rows.
+    ``dataset.interactions``, its feature names and its popularity fallback rows. When the
+    model is in factors mode and knows every one of these clients, the scorer would score each
+    with its learned vector, so all are ranked at once by ``rank_batch`` (a BLAS product per
+    block of clients and the same kernel rules), which gives the same lists.
     """
     indices = np.asarray(client_indices, dtype=np.int64).ravel()
-    out = np.full((len(indices), rules.k), -1, dtype=np.int64)
     matrix = dataset.interactions
+    if _all_known_factors(scorer, indices):
+        return _rank_known_clients(scorer, dataset, indices, rules)
+    out = np.full((len(indices), rules.k), -1, dtype=np.int64)
     feature_matrix = dataset.client_features.matrix
     feature_names = np.asarray(dataset.client_features.names, dtype=object)
     catalog: CatalogArrays = scorer.model.catalog
@@ -158,6 +163,43 @@ def rank_clients(
         top, _ = _rank(scores, owned, catalog, segment, rules)
         out[row, : len(top)] = top
     return out
+
+
+def _all_known_factors(scorer: Scorer, indices: np.ndarray) -> bool:
+    """Whether ``Scorer.scores`` would use each client's learned vector (its case 2)."""
+    model = scorer.model
+    return (
+        model.mode == "factors"
+        and model.item_factors is not None
+        and model.client_factors is not None
+        and all(scorer.is_known(int(client)) for client in indices)
+    )
+
+
+def _rank_known_clients(
+    scorer: Scorer, dataset: Dataset, indices: np.ndarray, rules: RankingRules
+) -> np.ndarray:
+    """``rank_clients`` for clients who all have a learned vector, through ``rank_batch``."""
+    model = scorer.model
+    assert model.client_factors is not None and model.item_factors is not None
+    matrix = dataset.interactions
+    starts, ends = matrix.indptr[indices], matrix.indptr[indices + 1]
+    owned_indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+    owned_indices = np.concatenate(
+        [np.empty(0, dtype=np.int64)]
+        + [matrix.indices[start:end] for start, end in zip(starts, ends, strict=True)]
+    )
+    segments = [_attribute(dataset.clients, "segment", int(client)) for client in indices]
+    top, _ = ranking.rank_batch(
+        model.client_factors[indices],
+        model.item_factors,
+        owned_indptr,
+        owned_indices,
+        model.catalog,
+        segments,
+        rules,
+    )
+    return top
 
 
 def fallback_rows(industry: str | None, segment: str | None) -> tuple[str, ...]:

@@ -15,8 +15,9 @@ import numpy as np
 from recommender.ranking import kernels
 from recommender.ranking.prepared import (
     boost_array,
+    float32_array,
     kernel_catalog,
-    kernel_rules,
+    kernel_params,
     segment_bits,
 )
 from recommender.ranking.rules import RankingRules
@@ -44,9 +45,9 @@ def rank_batch(
     ``rank_factors(client_vectors[i], ...)`` padded to k.
     """
     cat = kernel_catalog(catalog)
-    kr = kernel_rules(rules, cat.kind_names)
-    vectors = np.ascontiguousarray(client_vectors, dtype=np.float32)
-    factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+    params = kernel_params(rules, cat.kind_names, 0)  # the bits are per client, below
+    vectors = float32_array(client_vectors, 2)
+    factors = float32_array(item_factors, 2)
     n_clients = vectors.shape[0]
     if vectors.ndim != 2 or factors.ndim != 2 or factors.shape[1] != vectors.shape[1]:
         raise ValueError(f"client_vectors {vectors.shape} and item_factors {factors.shape} differ")
@@ -55,8 +56,8 @@ def rank_batch(
     indptr, indices = _owned_csr(owned_indptr, owned_indices, n_clients, cat.n_items)
     bits = _segment_bits(segments, n_clients, rules)
     boost_values = boost_array(boost, cat.n_items)
-    out_items = np.full((n_clients, kr.k), -1, dtype=np.int64)
-    out_scores = np.full((n_clients, kr.k), -np.inf, dtype=np.float32)
+    out_items = np.full((n_clients, rules.k), -1, dtype=np.int64)
+    out_scores = np.full((n_clients, rules.k), -np.inf, dtype=np.float32)
     rows = max(1, min(n_clients, BLOCK_VALUES // max(1, cat.n_items)))
     buffer = np.empty((rows, cat.n_items), dtype=np.float32)
     factors_t = factors.T
@@ -68,18 +69,12 @@ def rank_batch(
             block,
             start,
             boost_values,
-            cat.kind,
-            cat.family,
-            cat.eligibility,
-            cat.prereq_indptr,
+            cat.items,
             cat.prereq_indices,
-            kr.kind_ok,
+            params,
             bits,
             indptr,
             indices,
-            kr.flags,
-            kr.k,
-            kr.max_per_kind,
             out_items,
             out_scores,
         )

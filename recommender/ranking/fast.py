@@ -1,7 +1,9 @@
 """Single-client ranking on the numba kernels: the request path of the client cabinet.
 
-Same arguments and results as ``rank_reference``; the per-request Python work is O(owned),
-and the kernels release the GIL, so request threads rank in parallel.
+Same arguments and results as ``rank_reference``. Everything derived from the catalog, segment
+and rules is cached (``prepared.kernel_plan``), inputs already in the kernels' dtype and layout
+are passed without copies, and the kernels take few arguments, so a call costs little beyond
+the kernel itself. The kernels release the GIL, so request threads rank in parallel.
 """
 
 from __future__ import annotations
@@ -9,13 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.ranking import kernels
-from recommender.ranking.prepared import (
-    boost_array,
-    kernel_catalog,
-    kernel_rules,
-    owned_array,
-    segment_bits,
-)
+from recommender.ranking.prepared import boost_array, float32_array, kernel_plan, owned_array
 from recommender.ranking.rules import RankingRules
 from recommender.servable import CatalogArrays
 
@@ -29,27 +25,22 @@ def rank_scores(
     boost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item indices (int64) and boosted float32 totals for precomputed scores."""
-    cat = kernel_catalog(catalog)
-    kr = kernel_rules(rules, cat.kind_names)
-    values = np.ascontiguousarray(scores, dtype=np.float32).reshape(-1)
-    if values.shape[0] != cat.n_items:
-        raise ValueError(f"scores has {values.shape[0]} values for {cat.n_items} items")
-    result: tuple[np.ndarray, np.ndarray] = kernels.select_scores(
+    plan = kernel_plan(catalog, segment, rules)
+    values = float32_array(scores, 1)
+    if values.shape[0] != plan.n_items:
+        raise ValueError(f"scores has {values.shape[0]} values for {plan.n_items} items")
+    out_items, out_scores = np.empty(rules.k, dtype=np.int64), np.empty(rules.k, dtype=np.float32)
+    taken = kernels.select_scores(
         values,
-        boost_array(boost, cat.n_items),
-        cat.kind,
-        cat.family,
-        cat.eligibility,
-        cat.prereq_indptr,
-        cat.prereq_indices,
-        kr.kind_ok,
-        segment_bits(segment, kr),
+        boost_array(boost, plan.n_items),
         owned_array(owned),
-        kr.flags,
-        kr.k,
-        kr.max_per_kind,
+        plan.items,
+        plan.prereq_indices,
+        plan.params,
+        out_items,
+        out_scores,
     )
-    return result
+    return _first(taken, out_items, out_scores)
 
 
 def rank_factors(
@@ -66,29 +57,31 @@ def rank_factors(
     ``item_factors`` should already be C-contiguous float32 (as a ``ServableModel`` holds it);
     anything else is converted, which costs a copy per call.
     """
-    cat = kernel_catalog(catalog)
-    kr = kernel_rules(rules, cat.kind_names)
-    factors = np.ascontiguousarray(item_factors, dtype=np.float32)
-    vector = np.ascontiguousarray(client_vector, dtype=np.float32).reshape(-1)
-    if factors.ndim != 2 or factors.shape != (cat.n_items, vector.shape[0]):
+    plan = kernel_plan(catalog, segment, rules)
+    factors = float32_array(item_factors, 2)
+    vector = float32_array(client_vector, 1)
+    if factors.shape != (plan.n_items, vector.shape[0]):
         raise ValueError(
-            f"item_factors shape {factors.shape} does not match {cat.n_items} items "
+            f"item_factors shape {factors.shape} does not match {plan.n_items} items "
             f"x {vector.shape[0]} factors"
         )
-    result: tuple[np.ndarray, np.ndarray] = kernels.select_factors(
+    out_items, out_scores = np.empty(rules.k, dtype=np.int64), np.empty(rules.k, dtype=np.float32)
+    taken = kernels.select_factors(
         vector,
         factors,
-        boost_array(boost, cat.n_items),
-        cat.kind,
-        cat.family,
-        cat.eligibility,
-        cat.prereq_indptr,
-        cat.prereq_indices,
-        kr.kind_ok,
-        segment_bits(segment, kr),
+        boost_array(boost, plan.n_items),
         owned_array(owned),
-        kr.flags,
-        kr.k,
-        kr.max_per_kind,
+        plan.items,
+        plan.prereq_indices,
+        plan.params,
+        out_items,
+        out_scores,
     )
-    return result
+    return _first(taken, out_items, out_scores)
+
+
+def _first(taken: int, items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``taken`` items written (all of them in the common case: no slicing then)."""
+    if taken == items.shape[0]:
+        return items, scores
+    return items[:taken], scores[:taken]

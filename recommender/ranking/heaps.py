@@ -2,7 +2,8 @@
 
 A heap's root is its worst entry: the lowest total, and among equal totals the highest item
 index (ties rank the lower index first). Several heaps share one array at ``base = h * capacity``
-so the kernels allocate once per request. All functions are inlined into their callers.
+so the kernels allocate once per request. The functions are plain jitted functions, which LLVM
+usually inlines into the kernels (see the note in ``kernels``).
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ import numpy as np
 from numba import njit
 
 INF = np.float32(np.inf)
-inline = njit(inline="always", nogil=True, cache=True)
+helper = njit(nogil=True, cache=True)
 
 
-@inline
+@helper
 def _worse(score_a: np.float32, item_a: int, score_b: np.float32, item_b: int) -> bool:
     """Whether (a) ranks after (b): lower total, or equal total and higher index."""
     return bool(score_a < score_b or (score_a == score_b and item_a > item_b))
 
 
-@inline
+@helper
 def sift_up(scores: np.ndarray, items: np.ndarray, base: int, pos: int) -> None:
     """Move the entry at ``base + pos`` up the min-heap (worst entry at the root)."""
     while pos > 0:
@@ -33,7 +34,7 @@ def sift_up(scores: np.ndarray, items: np.ndarray, base: int, pos: int) -> None:
         pos = parent
 
 
-@inline
+@helper
 def sift_down(scores: np.ndarray, items: np.ndarray, base: int, size: int) -> None:
     """Move the root of the min-heap at ``base`` down to its place."""
     pos = 0
@@ -52,11 +53,9 @@ def sift_down(scores: np.ndarray, items: np.ndarray, base: int, size: int) -> No
         pos = child
 
 
-@inline
-def lowest_threshold(thresholds: np.ndarray, kind_ok: np.ndarray, quota: bool) -> np.float32:
-    """The lowest threshold of the heaps that can receive items (one heap without quota)."""
-    if not quota:
-        return thresholds[0]
+@helper
+def lowest_threshold(thresholds: np.ndarray, kind_ok: np.ndarray) -> np.float32:
+    """The lowest threshold of the per-kind heaps that can receive items (quota mode)."""
     lowest = INF
     for h in range(thresholds.shape[0]):
         if kind_ok[h] and thresholds[h] < lowest:
@@ -64,7 +63,7 @@ def lowest_threshold(thresholds: np.ndarray, kind_ok: np.ndarray, quota: bool) -
     return lowest
 
 
-@inline
+@helper
 def drain(
     heap_scores: np.ndarray,
     heap_items: np.ndarray,

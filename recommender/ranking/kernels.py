@@ -13,6 +13,12 @@ worse than it (ties go to the lower index) and is rejected: a strict ``>`` is th
 Request-specific exclusions come from the client's owned offers, which are few: the kernels sort
 them and test membership by binary search instead of building O(n) masks, and only for items
 that pass the threshold.
+
+Arguments are few on purpose (each array argument costs the numba dispatcher type resolution
+and unboxing on every call, about 0.1 us each): the catalog comes as one int64 table with a row
+per item (columns ``ITEM_*``) plus the prerequisite indices, and the rules as one int64
+``params`` array (``PARAM_*``, then one allowed flag per kind code); ``prepared.KernelPlan``
+builds and caches them.
 """
 
 from __future__ import annotations
@@ -20,19 +26,70 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recommender.ranking.heaps import INF, drain, lowest_threshold, sift_down, sift_up
+from recommender.ranking.heaps import INF, drain, helper, lowest_threshold, sift_down, sift_up
 
-TARIFF_CODE = 0
-# Helpers (here and in ``heaps``) are inlined at the numba level: a call between jitted
-# functions increments and decrements the reference count of its array arguments (atomic
-# operations), which can cost more than the work of the hot loop itself.
-_inline = njit(inline="always", nogil=True, cache=True)
-# Reassociation lets LLVM vectorize the dot products; no-NaN/no-inf flags stay off because the
-# finiteness test is part of the semantics.
-_FAST = {"reassoc", "contract", "nsz"}
+# columns of the per-item table
+ITEM_KIND = 0  # kind code
+ITEM_ELIGIBILITY = 1  # eligibility bits
+ITEM_TARIFF_FAMILY = 2  # family of a tariff, -1 for anything else (one-tariff-per-family rule)
+ITEM_PREREQ_START = 3  # prerequisites: prereq_indices[start:end]
+ITEM_PREREQ_END = 4
+N_ITEM_COLUMNS = 5
+
+# entries of ``params``
+PARAM_K = 0
+PARAM_MAX_PER_KIND = 1  # 0: no quota
+PARAM_BITS = 2  # eligibility bits an offer must carry (single client; the batch passes its own)
+PARAM_EXCLUDE_OWNED = 3
+PARAM_CHECK_PREREQUISITES = 4
+PARAM_ONE_TARIFF_PER_FAMILY = 5
+PARAM_KIND_OK = 6  # then one allowed flag per kind code, to the end of the array
+
+#: Items whose dot products are computed at a time, into a buffer that stays in L1.
+DOT_BLOCK = 256
+
+# Helpers (here and in ``heaps``) are plain jitted functions, which LLVM inlines. Not numba's
+# ``inline="always"``: inlining at the numba level turns the helper's array parameters into
+# local variables with their own reference counting (atomic NRT_incref/NRT_decref calls that
+# LLVM cannot remove across the helper's loops), which made each item that passes the threshold
+# cost ~5x more; a call between jitted functions borrows its array arguments instead.
 
 
-@_inline
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
+def dot_rows(
+    factors: np.ndarray, vector: np.ndarray, start: int, stop: int, out: np.ndarray
+) -> None:
+    """``out[i - start] = factors[i] @ vector`` for ``start <= i < stop``.
+
+    The only fast-math code: reassociation lets LLVM vectorize each row's sum over its
+    contiguous factors, and four rows at a time share the loads of ``vector`` and amortize the
+    horizontal reductions (about 2x over one row at a time). No-NaN/no-inf flags stay off, so a
+    NaN or infinite factor still gives a non-finite total that the ranking drops.
+    """
+    dim = vector.shape[0]
+    i = start
+    while i + 4 <= stop:
+        t0 = t1 = t2 = t3 = np.float32(0.0)
+        for j in range(dim):
+            x = vector[j]
+            t0 += factors[i, j] * x
+            t1 += factors[i + 1, j] * x
+            t2 += factors[i + 2, j] * x
+            t3 += factors[i + 3, j] * x
+        out[i - start] = t0
+        out[i + 1 - start] = t1
+        out[i + 2 - start] = t2
+        out[i + 3 - start] = t3
+        i += 4
+    while i < stop:
+        total = np.float32(0.0)
+        for j in range(dim):
+            total += factors[i, j] * vector[j]
+        out[i - start] = total
+        i += 1
+
+
+@helper
 def _contains(sorted_values: np.ndarray, value: int) -> bool:
     """Binary search in a small sorted array."""
     lo, hi = 0, sorted_values.shape[0]
@@ -45,7 +102,7 @@ def _contains(sorted_values: np.ndarray, value: int) -> bool:
     return bool(lo < sorted_values.shape[0] and sorted_values[lo] == value)
 
 
-@_inline
+@helper
 def _insert_sorted(values: np.ndarray, count: int, value: int) -> None:
     """Insert into the sorted ``values[:count]`` (insertion sort: numba's np.sort costs far
     more than this on the handful of offers a client owns)."""
@@ -56,59 +113,51 @@ def _insert_sorted(values: np.ndarray, count: int, value: int) -> None:
     values[pos] = value
 
 
-@_inline
-def _sorted_owned(owned: np.ndarray, n_items: int) -> np.ndarray:
-    """The owned indices sorted, after checking them (nothing downstream bounds-checks)."""
-    result = np.empty(owned.shape[0], dtype=np.int64)
-    for t in range(owned.shape[0]):
-        if owned[t] < 0 or owned[t] >= n_items:
-            raise IndexError("owned item index out of range for the catalog")
-        _insert_sorted(result, t, owned[t])
-    return result
-
-
-@_inline
-def _held_families(owned: np.ndarray, kind: np.ndarray, family: np.ndarray) -> np.ndarray:
-    """Sorted families of the tariffs the client owns (the one-per-family rule)."""
-    held = np.empty(owned.shape[0], dtype=np.int64)
-    count = 0
-    for t in range(owned.shape[0]):
+@helper
+def _sorted_owned_and_families(
+    owned: np.ndarray, items: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The owned indices sorted (after checking them: nothing downstream bounds-checks), and
+    the sorted families of the tariffs among them (the one-per-family rule); one allocation."""
+    n_owned = owned.shape[0]
+    work = np.empty(2 * n_owned, dtype=np.int64)
+    owned_sorted, held = work[:n_owned], work[n_owned:]
+    n_items, count = items.shape[0], 0
+    for t in range(n_owned):
         item = owned[t]
-        if kind[item] == TARIFF_CODE and family[item] >= 0:
-            _insert_sorted(held, count, family[item])
+        if item < 0 or item >= n_items:
+            raise IndexError("owned item index out of range for the catalog")
+        _insert_sorted(owned_sorted, t, item)
+        family = items[item, ITEM_TARIFF_FAMILY]
+        if family >= 0:
+            _insert_sorted(held, count, family)
             count += 1
-    return held[:count]
+    return owned_sorted, held[:count]
 
 
-@_inline
+@helper
 def _prerequisites_owned(
-    indptr: np.ndarray, indices: np.ndarray, item: int, owned_sorted: np.ndarray
+    prereq_indices: np.ndarray, start: int, end: int, owned_sorted: np.ndarray
 ) -> bool:
-    """Whether the client owns every prerequisite of ``item``."""
-    for j in range(indptr[item], indptr[item + 1]):  # noqa: SIM110 (no generators in numba)
-        if not _contains(owned_sorted, indices[j]):
+    """Whether the client owns every prerequisite ``prereq_indices[start:end]``."""
+    for j in range(start, end):  # noqa: SIM110 (no generators in numba)
+        if not _contains(owned_sorted, prereq_indices[j]):
             return False
     return True
 
 
-@njit(nogil=True, cache=True, fastmath=_FAST)
+@njit(nogil=True, cache=True)
 def _select(
     scores: np.ndarray,
     vector: np.ndarray,
     factors: np.ndarray,
     use_factors: bool,
     boost: np.ndarray,
-    kind: np.ndarray,
-    family: np.ndarray,
-    eligibility: np.ndarray,
-    prereq_indptr: np.ndarray,
-    prereq_indices: np.ndarray,
-    kind_ok: np.ndarray,
-    bits: int,
     owned: np.ndarray,
-    flags: np.ndarray,
-    k: int,
-    max_per_kind: int,
+    items: np.ndarray,
+    prereq_indices: np.ndarray,
+    params: np.ndarray,
+    bits: int,
     out_items: np.ndarray,
     out_scores: np.ndarray,
 ) -> int:
@@ -116,9 +165,13 @@ def _select(
 
     ``boost`` is empty for none. Returns the number of items written.
     """
-    n_items, dim = kind.shape[0], vector.shape[0]
-    owned_sorted = _sorted_owned(owned, n_items)
-    held = _held_families(owned_sorted, kind, family)
+    n_items = items.shape[0]
+    k, max_per_kind = params[PARAM_K], params[PARAM_MAX_PER_KIND]
+    exclude_owned = params[PARAM_EXCLUDE_OWNED] != 0
+    check_prerequisites = params[PARAM_CHECK_PREREQUISITES] != 0
+    one_tariff_per_family = params[PARAM_ONE_TARIFF_PER_FAMILY] != 0
+    kind_ok = params[PARAM_KIND_OK:]
+    owned_sorted, held = _sorted_owned_and_families(owned, items)
     quota = max_per_kind > 0
     n_heaps = kind_ok.shape[0] if quota else 1
     capacity = min(max_per_kind, k) if quota else k
@@ -130,47 +183,57 @@ def _select(
     thresholds = np.full(n_heaps, -INF, dtype=np.float32)
     floor = -INF
     has_boost = boost.shape[0] > 0
-    for item in range(n_items):
+    # totals[item - offset]: the scores in one pass, or blocks of fused dot products
+    step = DOT_BLOCK if use_factors else max(n_items, 1)
+    block = np.empty(min(step, n_items) if use_factors else 0, dtype=np.float32)
+    totals, offset = scores, 0
+    for start in range(0, n_items, step):
+        stop = min(start + step, n_items)
         if use_factors:
-            total = np.float32(0.0)
-            for j in range(dim):
-                total += factors[item, j] * vector[j]
-        else:
-            total = scores[item]
-        if has_boost:
-            total += boost[item]
-        # NaN and -inf fail the first test; +inf is not finite either
-        if not total > floor or total == INF:
-            continue
-        heap = int(kind[item]) if quota else 0
-        if not total > thresholds[heap]:
-            continue
-        # the rules of candidate_mask, written out here rather than in a helper: a call with
-        # this many array arguments costs its reference counting on every item that gets here
-        if not kind_ok[kind[item]] or (eligibility[item] & bits) != bits:
-            continue
-        if flags[0] and _contains(owned_sorted, item):
-            continue
-        if flags[1] and not _prerequisites_owned(prereq_indptr, prereq_indices, item, owned_sorted):
-            continue
-        tariff_in_family = flags[2] and kind[item] == TARIFF_CODE and family[item] >= 0
-        if tariff_in_family and _contains(held, family[item]):
-            continue
-        base, size = heap * capacity, sizes[heap]
-        if size < capacity:
-            heap_scores[base + size] = total
-            heap_items[base + size] = item
-            sift_up(heap_scores, heap_items, base, size)
-            sizes[heap] = size + 1
-            if size + 1 == capacity:
+            dot_rows(factors, vector, start, stop, block)
+            totals, offset = block, start
+        for item in range(start, stop):
+            total = totals[item - offset]
+            if has_boost:
+                total += boost[item]
+            # NaN and -inf fail the first test; +inf is not finite either
+            if not total > floor or total == INF:
+                continue
+            kind = items[item, ITEM_KIND]
+            heap = kind if quota else 0
+            if not total > thresholds[heap]:
+                continue
+            # the rules of candidate_mask; the helpers with loops are calls LLVM may keep out
+            # of line, so they are made only when there is something to search
+            if not kind_ok[kind] or (items[item, ITEM_ELIGIBILITY] & bits) != bits:
+                continue
+            if exclude_owned and _contains(owned_sorted, item):
+                continue
+            first, last = items[item, ITEM_PREREQ_START], items[item, ITEM_PREREQ_END]
+            if (
+                check_prerequisites
+                and first < last
+                and not _prerequisites_owned(prereq_indices, first, last, owned_sorted)
+            ):
+                continue
+            family = items[item, ITEM_TARIFF_FAMILY]
+            if one_tariff_per_family and family >= 0 and _contains(held, family):
+                continue
+            base, size = heap * capacity, sizes[heap]
+            if size < capacity:
+                heap_scores[base + size] = total
+                heap_items[base + size] = item
+                sift_up(heap_scores, heap_items, base, size)
+                sizes[heap] = size + 1
+                if size + 1 == capacity:
+                    thresholds[heap] = heap_scores[base]
+                    floor = lowest_threshold(thresholds, kind_ok) if quota else thresholds[0]
+            else:
+                heap_scores[base] = total
+                heap_items[base] = item
+                sift_down(heap_scores, heap_items, base, size)
                 thresholds[heap] = heap_scores[base]
-                floor = lowest_threshold(thresholds, kind_ok, quota)
-        else:
-            heap_scores[base] = total
-            heap_items[base] = item
-            sift_down(heap_scores, heap_items, base, size)
-            thresholds[heap] = heap_scores[base]
-            floor = lowest_threshold(thresholds, kind_ok, quota)
+                floor = lowest_threshold(thresholds, kind_ok) if quota else thresholds[0]
     return drain(heap_scores, heap_items, sizes, capacity, k, out_items, out_scores)
 
 
@@ -179,18 +242,12 @@ def select_rows(
     block_scores: np.ndarray,
     row_offset: int,
     boost: np.ndarray,
-    kind: np.ndarray,
-    family: np.ndarray,
-    eligibility: np.ndarray,
-    prereq_indptr: np.ndarray,
+    items: np.ndarray,
     prereq_indices: np.ndarray,
-    kind_ok: np.ndarray,
+    params: np.ndarray,
     bits: np.ndarray,
     owned_indptr: np.ndarray,
     owned_indices: np.ndarray,
-    flags: np.ndarray,
-    k: int,
-    max_per_kind: int,
     out_items: np.ndarray,
     out_scores: np.ndarray,
 ) -> None:
@@ -211,17 +268,11 @@ def select_rows(
             empty,
             False,
             boost,
-            kind,
-            family,
-            eligibility,
-            prereq_indptr,
-            prereq_indices,
-            kind_ok,
-            bits[client],
             owned,
-            flags,
-            k,
-            max_per_kind,
+            items,
+            prereq_indices,
+            params,
+            bits[client],
             out_items[client],
             out_scores[client],
         )
@@ -231,42 +282,33 @@ def select_rows(
 def select_scores(
     scores: np.ndarray,
     boost: np.ndarray,
-    kind: np.ndarray,
-    family: np.ndarray,
-    eligibility: np.ndarray,
-    prereq_indptr: np.ndarray,
-    prereq_indices: np.ndarray,
-    kind_ok: np.ndarray,
-    bits: int,
     owned: np.ndarray,
-    flags: np.ndarray,
-    k: int,
-    max_per_kind: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Single client, precomputed float32 scores: (item indices, totals), best first."""
-    out_items = np.empty(k, dtype=np.int64)
-    out_scores = np.empty(k, dtype=np.float32)
-    taken = _select(
+    items: np.ndarray,
+    prereq_indices: np.ndarray,
+    params: np.ndarray,
+    out_items: np.ndarray,
+    out_scores: np.ndarray,
+) -> int:
+    """Single client, precomputed float32 scores: the top ``params[PARAM_K]`` item indices and
+    totals, best first, into ``out_*``; returns how many were written.
+
+    The caller allocates the outputs: numpy's allocation costs less than turning arrays
+    allocated here into Python objects on return.
+    """
+    return _select(
         scores,
         np.empty(0, dtype=np.float32),
         np.empty((0, 0), dtype=np.float32),
         False,
         boost,
-        kind,
-        family,
-        eligibility,
-        prereq_indptr,
-        prereq_indices,
-        kind_ok,
-        bits,
         owned,
-        flags,
-        k,
-        max_per_kind,
+        items,
+        prereq_indices,
+        params,
+        params[PARAM_BITS],
         out_items,
         out_scores,
     )
-    return out_items[:taken], out_scores[:taken]
 
 
 @njit(nogil=True, cache=True)
@@ -274,39 +316,25 @@ def select_factors(
     vector: np.ndarray,
     factors: np.ndarray,
     boost: np.ndarray,
-    kind: np.ndarray,
-    family: np.ndarray,
-    eligibility: np.ndarray,
-    prereq_indptr: np.ndarray,
-    prereq_indices: np.ndarray,
-    kind_ok: np.ndarray,
-    bits: int,
     owned: np.ndarray,
-    flags: np.ndarray,
-    k: int,
-    max_per_kind: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Single client, fused ``factors @ vector`` + rules + top-k: (item indices, totals)."""
-    out_items = np.empty(k, dtype=np.int64)
-    out_scores = np.empty(k, dtype=np.float32)
-    taken = _select(
+    items: np.ndarray,
+    prereq_indices: np.ndarray,
+    params: np.ndarray,
+    out_items: np.ndarray,
+    out_scores: np.ndarray,
+) -> int:
+    """Single client, fused ``factors @ vector`` + rules + top-k; as ``select_scores``."""
+    return _select(
         np.empty(0, dtype=np.float32),
         vector,
         factors,
         True,
         boost,
-        kind,
-        family,
-        eligibility,
-        prereq_indptr,
-        prereq_indices,
-        kind_ok,
-        bits,
         owned,
-        flags,
-        k,
-        max_per_kind,
+        items,
+        prereq_indices,
+        params,
+        params[PARAM_BITS],
         out_items,
         out_scores,
     )
-    return out_items[:taken], out_scores[:taken]

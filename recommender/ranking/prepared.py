@@ -1,8 +1,11 @@
-"""Turn a catalog, a segment and ``RankingRules`` into the plain arrays the kernels take.
+"""Turn a catalog, a segment and ``RankingRules`` into the few arrays the kernels take.
 
-The catalog part is checked and converted once per ``CatalogArrays`` object (cached weakly,
-so a reloaded model's catalog is prepared afresh and the old one can be collected); the rules
-part is a few tiny arrays cached per distinct rule set. What remains per request is O(owned).
+The catalog part (a per-item table and the prerequisite indices, see ``kernels.ITEM_*``) is
+checked and built once per ``CatalogArrays`` object (cached weakly, so a reloaded model's
+catalog is prepared afresh and the old one can be collected); the rules part is one small int64
+array per distinct (rules, segment). ``kernel_plan`` puts both together behind a cache keyed by
+the catalog's identity, the segment and the rules, so what remains per request is a dictionary
+look-up and O(owned) work.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 
 from recommender.catalog import ELIGIBLE_B2B, ELIGIBLE_B2G
 from recommender.domain import Segment
-from recommender.ranking.rules import RankingRules
+from recommender.ranking import kernels
+from recommender.ranking.rules import TARIFF_CODE, RankingRules
 from recommender.servable import CatalogArrays
 
 _SEGMENT_BITS = {Segment.B2B.value: ELIGIBLE_B2B, Segment.B2G.value: ELIGIBLE_B2G}
@@ -23,35 +27,34 @@ _ANY_SEGMENT = ELIGIBLE_B2B | ELIGIBLE_B2G
 
 
 class KernelCatalog(NamedTuple):
-    """Catalog arrays in the dtypes and layout the kernels are compiled for."""
+    """The catalog in the layout the kernels are compiled for."""
 
-    kind: np.ndarray  # int8
-    family: np.ndarray  # int64
-    eligibility: np.ndarray  # int64
-    prereq_indptr: np.ndarray  # int64, n + 1
+    items: np.ndarray  # int64 (n_items, kernels.N_ITEM_COLUMNS)
     prereq_indices: np.ndarray  # int64
     kind_names: tuple[str, ...]
 
     @property
     def n_items(self) -> int:
-        return int(self.kind.shape[0])
+        return int(self.items.shape[0])
 
 
-class KernelRules(NamedTuple):
-    """Per-rule-set arrays: allowed kind codes and the three exclusion switches."""
+class KernelPlan(NamedTuple):
+    """What a single-client kernel call needs from (catalog, segment, rules)."""
 
-    kind_ok: np.ndarray  # bool, one per kind code
-    flags: np.ndarray  # bool: exclude owned, check prerequisites, one tariff per family
-    k: int
-    max_per_kind: int
-    check_eligibility: bool
+    items: np.ndarray  # int64 (n_items, kernels.N_ITEM_COLUMNS), shared with KernelCatalog
+    prereq_indices: np.ndarray  # int64
+    params: np.ndarray  # int64, kernels.PARAM_*
+    n_items: int
 
 
 _CATALOGS: weakref.WeakKeyDictionary[CatalogArrays, KernelCatalog] = weakref.WeakKeyDictionary()
 
 
 def kernel_catalog(catalog: CatalogArrays) -> KernelCatalog:
-    """The checked kernel view of ``catalog``, computed once per catalog object."""
+    """The checked kernel view of ``catalog``, computed once per catalog object.
+
+    Raises ``ValueError`` for a malformed catalog (the kernels do not bounds-check).
+    """
     prepared = _CATALOGS.get(catalog)
     if prepared is None:
         prepared = _prepare_catalog(catalog)
@@ -61,13 +64,15 @@ def kernel_catalog(catalog: CatalogArrays) -> KernelCatalog:
 
 def _prepare_catalog(catalog: CatalogArrays) -> KernelCatalog:
     n_items = len(catalog.kind)
-    kind = _writable(catalog.kind, np.int8)
-    indptr = _writable(catalog.prereq_indptr, np.int64)
-    indices = _writable(catalog.prereq_indices, np.int64)
+    kind = np.asarray(catalog.kind, dtype=np.int64).reshape(-1)
+    family = np.asarray(catalog.family, dtype=np.int64).reshape(-1)
+    eligibility = np.asarray(catalog.eligibility, dtype=np.int64).reshape(-1)
+    indptr = np.asarray(catalog.prereq_indptr, dtype=np.int64).reshape(-1)
+    indices = np.array(catalog.prereq_indices, dtype=np.int64).reshape(-1)  # a writable copy
     # the kernels do not bounds-check, so a malformed catalog must fail here, loudly
     if n_items and (kind.min() < 0 or kind.max() >= len(catalog.kind_names)):
         raise ValueError("catalog.kind: codes outside kind_names")
-    if len(catalog.family) != n_items or len(catalog.eligibility) != n_items:
+    if len(family) != n_items or len(eligibility) != n_items:
         raise ValueError("catalog.family / catalog.eligibility: length differs from kind")
     if indptr.shape != (n_items + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
         raise ValueError("catalog.prereq_indptr: not a CSR pointer array over the items")
@@ -75,38 +80,65 @@ def _prepare_catalog(catalog: CatalogArrays) -> KernelCatalog:
         len(indices) and (indices.min() < 0 or indices.max() >= n_items)
     ):
         raise ValueError("catalog.prereq_indices: length or item indices out of range")
-    return KernelCatalog(
-        kind=kind,
-        family=_writable(catalog.family, np.int64),
-        eligibility=_writable(catalog.eligibility, np.int64),
-        prereq_indptr=indptr,
-        prereq_indices=indices,
-        kind_names=tuple(catalog.kind_names),
+    items = np.empty((n_items, kernels.N_ITEM_COLUMNS), dtype=np.int64)
+    items[:, kernels.ITEM_KIND] = kind
+    items[:, kernels.ITEM_ELIGIBILITY] = eligibility
+    items[:, kernels.ITEM_TARIFF_FAMILY] = np.where(
+        (kind == TARIFF_CODE) & (family >= 0), family, -1
     )
+    items[:, kernels.ITEM_PREREQ_START] = indptr[:-1]
+    items[:, kernels.ITEM_PREREQ_END] = indptr[1:]
+    return KernelCatalog(items=items, prereq_indices=indices, kind_names=tuple(catalog.kind_names))
 
 
-def _writable(values: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
-    """A contiguous array of ``dtype``; copied when read-only (numba types those apart)."""
-    array = np.ascontiguousarray(values, dtype=dtype)
-    return array if array.flags.writeable else array.copy()
+@lru_cache(maxsize=1024)
+def kernel_params(rules: RankingRules, kind_names: tuple[str, ...], bits: int) -> np.ndarray:
+    """The kernels' ``params`` for a rule set and the segment's eligibility bits.
 
-
-@lru_cache(maxsize=256)
-def kernel_rules(rules: RankingRules, kind_names: tuple[str, ...]) -> KernelRules:
-    """The kernel arrays for a rule set (rules are frozen, so this is cached)."""
-    kind_ok = np.ones(len(kind_names), dtype=np.bool_)
+    Cached and shared between calls: writable only because numba compiles read-only arrays as
+    a separate signature; nothing may modify it.
+    """
+    kind_ok = np.ones(len(kind_names), dtype=np.int64)
     if rules.kinds is not None:
-        kind_ok[:] = False
+        kind_ok[:] = 0
         for name in rules.kinds:
-            kind_ok[kind_names.index(name)] = True
-    flags = np.array(
-        [rules.exclude_owned, rules.check_prerequisites, rules.one_tariff_per_family],
-        dtype=np.bool_,
-    )
-    return KernelRules(kind_ok, flags, rules.k, rules.max_per_kind, rules.check_eligibility)
+            kind_ok[kind_names.index(name)] = 1
+    head = np.zeros(kernels.PARAM_KIND_OK, dtype=np.int64)
+    head[kernels.PARAM_K] = rules.k
+    head[kernels.PARAM_MAX_PER_KIND] = rules.max_per_kind
+    head[kernels.PARAM_BITS] = bits
+    head[kernels.PARAM_EXCLUDE_OWNED] = rules.exclude_owned
+    head[kernels.PARAM_CHECK_PREREQUISITES] = rules.check_prerequisites
+    head[kernels.PARAM_ONE_TARIFF_PER_FAMILY] = rules.one_tariff_per_family
+    return np.concatenate([head, kind_ok])
 
 
-def segment_bits(segment: str | None, rules: RankingRules | KernelRules) -> int:
+_PlanKey = tuple[int, "str | None", RankingRules]
+_PLANS: dict[_PlanKey, tuple[weakref.ref[CatalogArrays], KernelPlan]] = {}
+#: Distinct (catalog, segment, rules) remembered; the cache is emptied when it fills up.
+MAX_PLANS = 4096
+
+
+def kernel_plan(catalog: CatalogArrays, segment: str | None, rules: RankingRules) -> KernelPlan:
+    """The kernel arrays for one request's catalog, segment and rules (cached).
+
+    Keyed by ``id(catalog)``: the entry holds a weak reference that must still point to this
+    very catalog, so a collected catalog whose id gets reused cannot hit a stale entry.
+    """
+    key = (id(catalog), segment, rules)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0]() is catalog:
+        return entry[1]
+    cat = kernel_catalog(catalog)
+    params = kernel_params(rules, cat.kind_names, segment_bits(segment, rules))
+    plan = KernelPlan(cat.items, cat.prereq_indices, params, cat.n_items)
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (weakref.ref(catalog), plan)
+    return plan
+
+
+def segment_bits(segment: str | None, rules: RankingRules) -> int:
     """Eligibility bits an offer must carry for this segment (0 when eligibility is off).
 
     As in ``allowed_mask``: an unknown or missing segment needs offers open to both.
@@ -116,16 +148,26 @@ def segment_bits(segment: str | None, rules: RankingRules | KernelRules) -> int:
     return _SEGMENT_BITS.get(str(segment), _ANY_SEGMENT)
 
 
+def float32_array(values: np.ndarray, ndim: int) -> np.ndarray:
+    """``values`` as a C-contiguous float32 array of ``ndim`` dimensions (1: flattened).
+
+    No copy when it already is one (the common case: a ``ServableModel``'s arrays).
+    """
+    array = np.ascontiguousarray(values, dtype=np.float32)
+    return array.reshape(-1) if ndim == 1 and array.ndim != 1 else array
+
+
 def owned_array(owned: np.ndarray) -> np.ndarray:
     """Owned item indices as contiguous int64 (the kernels range-check them, for speed)."""
-    return np.ascontiguousarray(owned, dtype=np.int64).reshape(-1)
+    array = np.ascontiguousarray(owned, dtype=np.int64)
+    return array if array.ndim == 1 else array.reshape(-1)
 
 
 def boost_array(boost: np.ndarray | None, n_items: int) -> np.ndarray:
     """The boost as contiguous float32 of length ``n_items``, or an empty array for none."""
     if boost is None:
         return _NO_BOOST
-    array = np.ascontiguousarray(boost, dtype=np.float32).reshape(-1)
+    array = float32_array(boost, 1)
     if array.shape[0] != n_items:
         raise ValueError(f"boost has {array.shape[0]} values for {n_items} items")
     return array

@@ -19,6 +19,8 @@ from recommender.ranking import (
     rank_scores,
     warm_up,
 )
+from recommender.ranking.kernels import PARAM_BITS, PARAM_K
+from recommender.ranking.prepared import kernel_plan
 from recommender.servable import CatalogArrays
 
 TARIFF, COURSE, ADDON = 0, 1, 2
@@ -290,3 +292,30 @@ def test_rank_batch_rows_match_single_clients(request: Request, data: st.DataObj
         assert_same((items[i, :taken], scores[i, :taken]), want)
         assert (items[i, taken:] == -1).all()
         assert (scores[i, taken:] == -np.inf).all()
+
+
+def test_non_finite_factors_drop_the_item_despite_fast_math_dot_products() -> None:
+    factors = np.ones((6, 9), dtype=np.float32)  # 9: two blocks of four rows' lanes and a tail
+    factors[1, 3] = np.nan
+    factors[2, 8] = np.inf
+    factors[4] = np.arange(9, dtype=np.float32)
+    vector = np.full(9, 0.5, dtype=np.float32)
+    rules = RankingRules(k=6, check_prerequisites=False, check_eligibility=False)
+    owned = np.array([], dtype=np.int64)
+    got = rank_factors(vector, factors, owned, SIX, "B2B", rules)
+    assert got[0].tolist() == [4, 0, 3, 5]
+    assert_same(got, rank_reference(factors @ vector, owned, SIX, "B2B", rules))
+
+
+def test_plans_are_cached_per_catalog_segment_and_rules() -> None:
+    rules = RankingRules(k=3)
+    plan = kernel_plan(SIX, "B2B", rules)
+    assert kernel_plan(SIX, "B2B", RankingRules(k=3)) is plan  # equal rules: the same plan
+    assert kernel_plan(SIX, "B2G", rules).params[PARAM_BITS] != plan.params[PARAM_BITS]
+    assert kernel_plan(SIX, "B2B", RankingRules(k=4)).params[PARAM_K] == 4
+    # a collected catalog's id is often reused at once: its entry must not serve the new one
+    for n in range(40):
+        size = n % 5 + 1
+        catalog = make_catalog([ADDON] * size, [-1] * size, [3] * size, [[]] * size)
+        assert kernel_plan(catalog, "B2B", rules).n_items == size
+        del catalog

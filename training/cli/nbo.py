@@ -1,0 +1,117 @@
+"""``recsys nbo export``: next-best offers of one manager's portfolio or of every client, to a file.
+
+Clients, the catalog and owned offers come from the offline store (snapshot plus flushed
+events); the model from ``--model-dir`` or the MLflow registry alias. Ranking uses the batch
+kernel (``recommender.nbo``); the file is written beside its target and renamed into place, so
+a reader never sees half an export.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, get_args
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from feature_store.offline import OfflineStore
+from recommender.feedback import owned_pairs
+from recommender.nbo import Portfolio, compute_nbo
+from recommender.nbo_table import ExportFormat, nbo_frame, write_table
+from recommender.paths import data_dir as resolve_data_dir
+from recommender.paths import mlflow_dir
+from recommender.ranking.rules import RankingRules
+from recommender.servable import ServableModel
+
+nbo_app = typer.Typer(help="Next-best offers for account managers.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def atomic_write(frame: pd.DataFrame, fmt: ExportFormat, out: Path) -> None:
+    """Write to a temporary file in ``out``'s folder, fsync, then rename over ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write_table(frame, fmt, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_portfolio(offline: OfflineStore, manager: str | None) -> tuple[pd.DataFrame, ...]:
+    """(clients, items, owned pairs) from the offline store, limited to ``manager``'s clients."""
+    clients = offline.read_table("clients")
+    items = offline.read_table("items")
+    history = [offline.read_table("interactions"), offline.read_events()]
+    events = pd.concat([h for h in history if len(h)], ignore_index=True)
+    owned = owned_pairs(events)
+    if manager is not None:
+        clients = clients[clients["manager_id"].astype(str) == manager]
+        if clients.empty:
+            raise typer.BadParameter(f"manager {manager!r} has no clients", param_hint="--manager")
+        owned = owned[owned["client_id"].isin(set(clients["client_id"]))]
+    return clients, items, owned
+
+
+def load_model(
+    model_dir: Path | None, name: str, alias: str, tracking_uri: str | None, root: Path
+) -> ServableModel:
+    if model_dir is not None:
+        return ServableModel.load(model_dir)
+    from training.registry import load_servable
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = uri or f"sqlite:///{mlflow_dir(root) / 'mlflow.db'}"
+    return load_servable(name, alias, uri)[0]
+
+
+@nbo_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    manager: Annotated[str | None, typer.Option(help="Only this manager's clients.")] = None,
+    all_clients: Annotated[bool, typer.Option("--all", help="Every client.")] = False,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from --out).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Offers per client.")] = 5,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="A saved ServableModel folder.")] = None,
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "recsys-offers",
+    alias: Annotated[str, typer.Option(help="Registry alias to export with.")] = "champion",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    reasons: Annotated[bool, typer.Option(help="Attach reasons to each offer.")] = True,
+) -> None:
+    """Rank every client of ``--manager`` (or ``--all``) and write the table to ``--out``."""
+    if (manager is None) == (not all_clients):
+        raise typer.BadParameter("give exactly one of --manager M or --all")
+    chosen = (fmt or out.suffix.lstrip(".")).lower()
+    if chosen not in get_args(ExportFormat):
+        raise typer.BadParameter("csv, xlsx or parquet", param_hint="--format")
+    root = resolve_data_dir(data_dir)
+    clients, items, owned = load_portfolio(OfflineStore(root), manager)
+    model = load_model(model_dir, model_name, alias, tracking_uri, root)
+    names = dict(zip(items["item_id"].astype(str), items["name"].astype(str), strict=True))
+    portfolio = Portfolio.from_frames(clients, owned, model.item_ids)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("ranking clients", total=len(portfolio))
+        result = compute_nbo(
+            model,
+            portfolio,
+            RankingRules(k=k),
+            names=names,
+            explain=reasons,
+            progress=lambda n: progress.advance(task, n),
+        )
+    frame = nbo_frame(result, model, names)
+    atomic_write(frame, chosen, out)  # type: ignore[arg-type]
+    total = float(frame["expected_value"].sum())
+    console.print(f"wrote {len(frame):,} clients to {out} (expected value {total:,.0f})")

@@ -16,7 +16,7 @@ the popularity rows of their industry and segment, a group at a time, with the s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ class Portfolio:
     clients: pd.DataFrame
     owned_indptr: np.ndarray
     owned_indices: np.ndarray
+    _attributes: dict[str, list[str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_frames(
@@ -71,10 +74,15 @@ class Portfolio:
         return out
 
     def attribute(self, name: str) -> list[str | None]:
-        if name not in self.clients:
-            return [None] * len(self)
-        values = self.clients[name].astype(object).where(self.clients[name].notna(), None)
-        return [None if v in (None, "") else str(v) for v in values]
+        """One client column as text (``None`` where missing or empty); a fresh list each call."""
+        if name not in self._attributes:
+            if name not in self.clients:
+                self._attributes[name] = [None] * len(self)
+            else:
+                column = self.clients[name]
+                values = column.astype(object).where(column.notna(), None)
+                self._attributes[name] = [None if v in (None, "") else str(v) for v in values]
+        return list(self._attributes[name])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Columns: ``position`` (1 = biggest opportunity), the client's attributes, ``spen
 prices of owned offers), the loyalty tier and its progress (``recommender.loyalty``),
 ``expected_value`` and, for each rank ``i``: ``offer_i`` (id), ``offer_i_name``,
 ``offer_i_kind``, ``offer_i_probability``, ``offer_i_value`` and ``offer_i_reasons``.
-CSV, XLSX (openpyxl write-only mode, fast and flat in memory) and Parquet go to a binary stream.
+CSV (Arrow's writer), XLSX (XlsxWriter, a row at a time, flat in memory) and Parquet go to a
+binary stream.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def nbo_frame(
 def write_table(frame: pd.DataFrame, fmt: ExportFormat, stream: BinaryIO) -> None:
     """Write ``frame`` to a binary stream as CSV (UTF-8), XLSX or Parquet."""
     if fmt == "csv":
-        stream.write(frame.to_csv(index=False).encode("utf-8"))
+        _write_csv(frame, stream)
     elif fmt == "parquet":
         frame.to_parquet(stream, index=False)
     elif fmt == "xlsx":
@@ -90,13 +91,75 @@ def write_table(frame: pd.DataFrame, fmt: ExportFormat, stream: BinaryIO) -> Non
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _write_xlsx(frame: pd.DataFrame, stream: BinaryIO) -> None:
-    from openpyxl import Workbook
+def _write_csv(frame: pd.DataFrame, stream: BinaryIO) -> None:
+    """RFC 4180 CSV through Arrow's writer (several times faster than ``DataFrame.to_csv``).
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("next-best offers")
-    sheet.append([str(c) for c in frame.columns])
-    columns = [frame[c].tolist() for c in frame.columns]
-    for row in zip(*columns, strict=True):
-        sheet.append(list(row))
-    book.save(stream)
+    Arrow quotes every text value and writes a whole float without its ``.0``; such floats get
+    it back (as text), so a reader still sees a float column where ``to_csv`` gave one.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for n, field in enumerate(table.schema):
+        if pa.types.is_floating(field.type):
+            text = pc.cast(table.column(n), pa.string())
+            whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
+            text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+            table = table.set_column(n, field.name, text)
+    csv.write_csv(table, stream)
+
+
+#: XLSX column widths (characters) and how many values of a column size it.
+_MIN_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8, 60, 1_000
+
+
+def _column_width(name: str, values: list[object]) -> float:
+    """Header or longest of the first values, within [_MIN_WIDTH, _MAX_WIDTH] characters."""
+    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0)
+    return float(min(max(len(name) + 2, longest + 1, _MIN_WIDTH), _MAX_WIDTH))
+
+
+def _write_xlsx(frame: pd.DataFrame, stream: BinaryIO) -> None:
+    """One sheet, written a row at a time (XlsxWriter ``constant_memory``: flat in memory).
+
+    Bold header row, frozen; column widths from the header and the first values; number
+    formats by column (the cell values stay the exact numbers). Strings are written as text
+    (no formulas, links or numbers made of them).
+    """
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(
+        stream,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    sheet = book.add_worksheet("next-best offers")
+    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "bottom": 1})
+    money = book.add_format({"num_format": "#,##0.00"})
+    share = book.add_format({"num_format": "0.0000"})
+    names = [str(c) for c in frame.columns]
+    columns: list[list[object]] = []
+    for n, name in enumerate(names):
+        series = frame.iloc[:, n]
+        values: list[object] = series.tolist()
+        if series.dtype.kind == "f" and bool(series.isna().any()):
+            values = [None if v != v else v for v in values]  # NaN: an empty cell
+        columns.append(values)
+        number = None
+        if series.dtype.kind == "f":
+            number = share if name.endswith(("probability", "progress")) else money
+        sheet.set_column(n, n, _column_width(name, values), number)
+    sheet.freeze_panes(1, 0)
+    if names:
+        sheet.autofilter(0, 0, len(frame), len(names) - 1)
+    sheet.write_row(0, 0, names, header)
+    write_row = sheet.write_row
+    for r, row in enumerate(zip(*columns, strict=True), start=1):
+        write_row(r, 0, row)
+    book.close()

@@ -123,3 +123,46 @@ def test_table_round_trips(fmt: str) -> None:
     assert list(back["client_id"]) == list(frame["client_id"])
     assert back["expected_value"].is_monotonic_decreasing
     assert set(back.columns) >= {"offer_2_name", "offer_2_reasons", "tier_progress"}
+
+
+def _awkward_frame() -> pd.DataFrame:
+    model = _model("ease")
+    frame = nbo_frame(compute_nbo(model, _portfolio(model), RankingRules(k=2)), model)
+    frame.loc[0, "offer_1_reasons"] = '=1+1, "quoted"\nline <&>'
+    frame.loc[1, "offer_1_name"] = "https://example.com"
+    frame.loc[2, "spend"] = 1e20
+    return frame
+
+
+def test_csv_reads_back_as_pandas_would() -> None:
+    frame = _awkward_frame()
+    stream = io.BytesIO()
+    write_table(frame, "csv", stream)
+    got = pd.read_csv(io.BytesIO(stream.getvalue()), dtype={"client_id": str})
+    want = pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype={"client_id": str})
+    pd.testing.assert_frame_equal(got, want)
+    assert got["spend"].dtype == np.float64  # whole floats keep their ".0"
+
+
+def test_xlsx_header_and_text_cells() -> None:
+    from openpyxl import load_workbook
+
+    frame = _awkward_frame()
+    stream = io.BytesIO()
+    write_table(frame, "xlsx", stream)
+    sheet = load_workbook(io.BytesIO(stream.getvalue())).active
+    assert sheet is not None
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+    assert header == list(frame.columns)
+    assert all(cell.font.b for cell in sheet[1])
+    column = header.index("offer_1_reasons") + 1
+    reasons = sheet.cell(row=2, column=column)
+    assert reasons.data_type == "s" and reasons.value == '=1+1, "quoted"\nline <&>'
+    assert sheet.cell(row=3, column=header.index("offer_1_name") + 1).value == (
+        "https://example.com"
+    )
+    assert sheet.column_dimensions["B"].width >= len("client_id")
+    back = pd.read_excel(io.BytesIO(stream.getvalue()), dtype={"client_id": str})
+    # empty text cells read back as missing, as they did with openpyxl's writer
+    pd.testing.assert_frame_equal(back.fillna(""), frame, check_dtype=False)

@@ -4,8 +4,8 @@ Columns: ``position`` (1 = biggest opportunity), the client's attributes, ``spen
 prices of owned offers), the loyalty tier and its progress (``recommender.loyalty``),
 ``expected_value`` and, for each rank ``i``: ``offer_i`` (id), ``offer_i_name``,
 ``offer_i_kind``, ``offer_i_probability``, ``offer_i_value`` and ``offer_i_reasons``.
-CSV (Arrow's writer), XLSX (XlsxWriter, a row at a time, flat in memory) and Parquet go to a
-binary stream.
+CSV (Arrow's writer), XLSX (``recommender.xlsx_writer``: streamed a chunk of rows at a time,
+bold frozen header, strings always text) and Parquet go to a binary stream.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 from recommender.loyalty import tier_progress
 from recommender.nbo import NboResult
 from recommender.servable import ServableModel
+from recommender.xlsx_writer import write_xlsx
 
 ExportFormat = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "parquet")
@@ -27,6 +28,7 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
+XLSX_SHEET = "next-best offers"
 CLIENT_COLUMNS = ("client_id", "manager_id", "industry", "segment", "size_band", "region")
 
 
@@ -111,55 +113,6 @@ def _write_csv(frame: pd.DataFrame, stream: BinaryIO) -> None:
     csv.write_csv(table, stream)
 
 
-#: XLSX column widths (characters) and how many values of a column size it.
-_MIN_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8, 60, 1_000
-
-
-def _column_width(name: str, values: list[object]) -> float:
-    """Header or longest of the first values, within [_MIN_WIDTH, _MAX_WIDTH] characters."""
-    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0)
-    return float(min(max(len(name) + 2, longest + 1, _MIN_WIDTH), _MAX_WIDTH))
-
-
 def _write_xlsx(frame: pd.DataFrame, stream: BinaryIO) -> None:
-    """One sheet, written a row at a time (XlsxWriter ``constant_memory``: flat in memory).
-
-    Bold header row, frozen; column widths from the header and the first values; number
-    formats by column (the cell values stay the exact numbers). Strings are written as text
-    (no formulas, links or numbers made of them).
-    """
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(
-        stream,
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    sheet = book.add_worksheet("next-best offers")
-    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "bottom": 1})
-    money = book.add_format({"num_format": "#,##0.00"})
-    share = book.add_format({"num_format": "0.0000"})
-    names = [str(c) for c in frame.columns]
-    columns: list[list[object]] = []
-    for n, name in enumerate(names):
-        series = frame.iloc[:, n]
-        values: list[object] = series.tolist()
-        if series.dtype.kind == "f" and bool(series.isna().any()):
-            values = [None if v != v else v for v in values]  # NaN: an empty cell
-        columns.append(values)
-        number = None
-        if series.dtype.kind == "f":
-            number = share if name.endswith(("probability", "progress")) else money
-        sheet.set_column(n, n, _column_width(name, values), number)
-    sheet.freeze_panes(1, 0)
-    if names:
-        sheet.autofilter(0, 0, len(frame), len(names) - 1)
-    sheet.write_row(0, 0, names, header)
-    write_row = sheet.write_row
-    for r, row in enumerate(zip(*columns, strict=True), start=1):
-        write_row(r, 0, row)
-    book.close()
+    """One sheet through ``recommender.xlsx_writer`` (streamed in chunks, strings as text)."""
+    write_xlsx(frame, stream, sheet=XLSX_SHEET)

@@ -152,7 +152,7 @@ def test_xlsx_header_and_text_cells() -> None:
     write_table(frame, "xlsx", stream)
     sheet = load_workbook(io.BytesIO(stream.getvalue())).active
     assert sheet is not None
-    assert sheet.freeze_panes == "A2"
+    assert sheet.freeze_panes == "A2" and sheet.title == "next-best offers"
     header = [cell.value for cell in sheet[1]]
     assert header == list(frame.columns)
     assert all(cell.font.b for cell in sheet[1])
@@ -163,6 +163,8 @@ def test_xlsx_header_and_text_cells() -> None:
         "https://example.com"
     )
     assert sheet.column_dimensions["B"].width >= len("client_id")
+    spend = sheet.cell(row=4, column=header.index("spend") + 1)
+    assert spend.value == 1e20 and spend.number_format == "#,##0.00"
     back = pd.read_excel(io.BytesIO(stream.getvalue()), dtype={"client_id": str})
     # empty text cells read back as missing, as they did with openpyxl's writer
     pd.testing.assert_frame_equal(back.fillna(""), frame, check_dtype=False)

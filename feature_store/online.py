@@ -97,6 +97,12 @@ class OnlineStore(ABC):
     def get_owned(self, client_ids: Sequence[str]) -> dict[str, Lookup[frozenset[str]]]:
         """Owned item ids per client; MISSING when the client itself is unknown."""
 
+    def get_client_state(
+        self, client_id: str
+    ) -> tuple[Lookup[dict[str, Any]], Lookup[frozenset[str]]]:
+        """Profile and owned offers of one client (a backend may read both in one round trip)."""
+        return self.get_profiles([client_id])[client_id], self.get_owned([client_id])[client_id]
+
     @abstractmethod
     def get_items(self, item_ids: Sequence[str]) -> dict[str, Lookup[dict[str, Any]]]:
         """Catalog records per item id."""

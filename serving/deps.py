@@ -6,7 +6,6 @@ loop instead of costing a threadpool hop per request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -43,13 +42,18 @@ async def _store(request: Request) -> StoreGateway:
 
 async def _model(request: Request) -> LoadedModel:
     """The serving model, read once per request; its label goes into the response header."""
+    return current_model(request)
+
+
+def current_model(request: Request) -> LoadedModel:
+    """``_model`` as a plain call, for routes that resolve their inputs themselves."""
     try:
-        model = request.app.state.holder.current
+        model: LoadedModel = request.app.state.holder.current
     except LookupError:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail="no model is loaded yet"
         ) from None
-    request.state.model_version = model.label
+    request.scope.setdefault("state", {})["model_version"] = model.label
     return model
 
 
@@ -83,31 +87,6 @@ async def _cabinet(
     return keys.cabinet(principal)
 
 
-@dataclass(frozen=True)
-class CabinetCall:
-    """Everything a cabinet request needs, resolved as one dependency (the hot path)."""
-
-    model: LoadedModel
-    store: StoreGateway
-    settings: ServingSettings
-    principal: Principal
-    request_id: str
-
-
-async def _cabinet_call(
-    request: Request, key: Annotated[str | None, Depends(_api_key)]
-) -> CabinetCall:
-    state = request.app.state
-    principal = state.keys.cabinet(state.keys.identify(key))
-    return CabinetCall(
-        model=await _model(request),
-        store=state.store,
-        settings=state.settings,
-        principal=principal,
-        request_id=str(request.state.request_id),
-    )
-
-
 SettingsDep = Annotated[ServingSettings, Depends(_settings)]
 HolderDep = Annotated[ModelHolder, Depends(_holder)]
 StoreDep = Annotated[StoreGateway, Depends(_store)]
@@ -116,7 +95,7 @@ RequestIdDep = Annotated[str, Depends(_request_id)]
 AdminDep = Annotated[Principal, Depends(_admin)]
 StaffDep = Annotated[Principal, Depends(_staff)]
 CabinetDep = Annotated[Principal, Depends(_cabinet)]
-CabinetCallDep = Annotated[CabinetCall, Depends(_cabinet_call)]
+ApiKeyDep = Annotated[str | None, Depends(_api_key)]
 
 KQuery = Annotated[
     int | None, Query(ge=1, le=K_CEILING, description="Number of offers (default: server's)")

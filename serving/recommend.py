@@ -9,10 +9,10 @@ context is built from what the model and the request know, and flagged ``degrade
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,9 +23,10 @@ from recommender.ranking.fast import rank_scores
 from recommender.ranking.rules import RankingRules
 from serving.model_holder import LoadedModel
 from serving.reasons import reasons_for
-from serving.store_gateway import StoreGateway
+from serving.store_gateway import ClientState, StoreGateway
 
 _NONE = np.empty(0, dtype=np.int64)
+_ALL_ROWS = ("all",)
 
 
 class UnknownClientError(LookupError):
@@ -58,23 +59,23 @@ class ClientContext:
         value = self.profile.get(name)
         return None if value in (None, "") else str(value)
 
-    @property
+    # computed once per context (the scorer, the rules and the response all ask)
+    @cached_property
     def segment(self) -> str | None:
         return self.attribute("segment")
 
-    @property
+    @cached_property
     def features(self) -> tuple[str, ...]:
         pairs = ((c, self.attribute(c)) for c in DEFAULT_CLIENT_FEATURES)
         return tuple(f"{c}={v}" for c, v in pairs if v is not None)
 
-    @property
+    @cached_property
     def popularity_rows(self) -> tuple[str, ...]:
         return fallback_rows(self.attribute("industry"), self.segment)
 
 
-@dataclass(frozen=True)
-class Offer:
-    """One ranked offer."""
+class Offer(NamedTuple):
+    """One ranked offer (a named tuple: ten of these are built per request)."""
 
     item_index: int
     item_id: str
@@ -106,16 +107,18 @@ def owned_indices(model: LoadedModel, item_ids: Sequence[str]) -> np.ndarray:
 
 def client_context(model: LoadedModel, store: StoreGateway, client_id: str) -> ClientContext:
     """The context of a stored or model-known client; ``UnknownClientError`` for neither."""
+    return context_of(model, client_id, store.client_state(client_id))
+
+
+def context_of(model: LoadedModel, client_id: str, state: ClientState | None) -> ClientContext:
+    """The context from what the store returned (``None``: degraded, the model alone)."""
     index = model.client_index.get(client_id)
-    profiles = store.profiles([client_id])
-    owned = store.owned([client_id]) if profiles is not None else None
-    if profiles is None or owned is None:  # degraded: the model alone
+    if state is None:
         return ClientContext(client_id, index, _NONE, {}, degraded=True)
-    profile = profiles[client_id]
+    profile, held = state
     if not profile.present and index is None:
         raise UnknownClientError(client_id)
-    held = owned[client_id]
-    items = owned_indices(model, sorted(held.value)) if held.value is not None else _NONE
+    items = owned_indices(model, sorted(held.value)) if held.value else _NONE
     return ClientContext(client_id, index, items, profile.value or {}, degraded=False)
 
 
@@ -165,19 +168,72 @@ class Boosts:
     margin: float = 0.0
     loyalty: float = 0.0
 
-    def vector(self, model: LoadedModel, ctx: ClientContext, scores: np.ndarray) -> np.ndarray:
-        """Margin for everyone; price toward the next tier for clients below the top tier."""
+    def vector(
+        self,
+        model: LoadedModel,
+        ctx: ClientContext,
+        scores: np.ndarray,
+        spread: float | None = None,
+    ) -> np.ndarray:
+        """Margin for everyone; price toward the next tier for clients below the top tier.
+
+        ``spread`` (max - min of the finite scores) is computed here unless given.
+        """
         if self.margin <= 0 and self.loyalty <= 0:
             return np.zeros(0, dtype=np.float32)
-        finite = scores[np.isfinite(scores)]
-        spread = float(finite.max() - finite.min()) if len(finite) else 0.0
+        if spread is None:
+            spread = _stats(scores).spread
         spread = spread if spread > 0 else 1.0
-        tier = ctx.attribute("loyalty_tier")
-        climbing = tier in LOYALTY_TIERS[:-1]
-        boost = self.margin * np.asarray(model.servable.catalog.margin, dtype=np.float32)
+        climbing = ctx.attribute("loyalty_tier") in LOYALTY_TIERS[:-1]
+        boost = self.margin * _item_arrays(model).margin32
         if climbing:
             boost = boost + self.loyalty * model.price01
-        return (spread * boost).astype(np.float32)
+        return (spread * boost).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class _ScoreStats:
+    spread: float
+    mean: float
+    std: float
+
+
+def _stats(scores: np.ndarray) -> _ScoreStats:
+    """Spread, mean and standard deviation of the finite scores (0 when there are none)."""
+    ok = np.isfinite(scores)
+    finite = scores if ok.all() else scores[ok]
+    if not len(finite):
+        return _ScoreStats(0.0, 0.0, 0.0)
+    wide = finite.astype(np.float64)
+    mean = float(np.add.reduce(wide)) / len(wide)
+    centred = wide - mean
+    std = float(np.sqrt(centred.dot(centred) / len(wide)))
+    return _ScoreStats(float(finite.max() - finite.min()), mean, std)
+
+
+@dataclass(frozen=True)
+class _ItemArrays:
+    """Per-item values the answers read, derived once per loaded model."""
+
+    ids: list[str]
+    kinds: list[str]
+    margin32: np.ndarray
+    value64: np.ndarray  # price x margin
+
+
+def _item_arrays(model: LoadedModel) -> _ItemArrays:
+    arrays = model.cache.get("serving_items")
+    if arrays is None:
+        catalog = model.servable.catalog
+        arrays = _ItemArrays(
+            ids=[str(i) for i in model.servable.item_ids],
+            kinds=[catalog.kind_names[int(k)] for k in catalog.kind],
+            margin32=np.asarray(catalog.margin, dtype=np.float32),
+            value64=np.asarray(catalog.price, dtype=np.float64)
+            * np.asarray(catalog.margin, dtype=np.float64),
+        )
+        model.cache["serving_items"] = arrays
+    return arrays
 
 
 def rank(
@@ -188,20 +244,29 @@ def rank(
     name_of: Callable[[int], str] | None = None,
 ) -> Ranking:
     """Top offers for one client; reasons only when ``name_of`` is given (explain)."""
-    scores = model.scorer.scores(ctx.model_index, ctx.owned, ctx.features, ctx.popularity_rows)
-    boost = boosts.vector(model, ctx, scores)
+    source = scoring_source(model, ctx)
+    # features and popularity rows only where the scorer reads them (they cost a few us)
+    features = ctx.features if source == "features" else ()
+    rows = ctx.popularity_rows if source == "popularity" else _ALL_ROWS
+    scores = model.scorer.scores(ctx.model_index, ctx.owned, features, rows)
+    stats = _stats(scores)
+    boost = boosts.vector(model, ctx, scores, stats.spread)
     top, totals = rank_scores(
         scores, ctx.owned, model.servable.catalog, ctx.segment, rules, boost if len(boost) else None
     )
-    finite = scores[np.isfinite(scores)]
-    mean = float(finite.mean()) if len(finite) else 0.0
-    std = float(finite.std()) if len(finite) else 0.0
-    catalog = model.servable.catalog
+    arrays = _item_arrays(model)
+    # the probability proxy and expected value of the chosen few, vectorized
+    if stats.std > 0:
+        z = (scores[top].astype(np.float64) - stats.mean) / stats.std
+        z = np.minimum(np.maximum(z, -30.0), 30.0)
+    else:
+        z = np.zeros(len(top))
+    probabilities = 1.0 / (1.0 + np.exp(-z))
+    values = arrays.value64[top] * probabilities
     offers = []
-    for item, total in zip(top.tolist(), totals.tolist(), strict=True):
-        z = (float(scores[item]) - mean) / std if std > 0 else 0.0
-        probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
-        value = float(catalog.price[item]) * float(catalog.margin[item]) * probability
+    for item, total, probability, value in zip(
+        top.tolist(), totals.tolist(), probabilities.tolist(), values.tolist(), strict=True
+    ):
         reasons = (
             tuple(reasons_for(model, item, ctx.owned, ctx.popularity_rows, name_of))
             if name_of is not None
@@ -210,15 +275,15 @@ def rank(
         offers.append(
             Offer(
                 item_index=item,
-                item_id=str(model.servable.item_ids[item]),
-                kind=catalog.kind_names[int(catalog.kind[item])],
-                score=float(total),
+                item_id=arrays.ids[item],
+                kind=arrays.kinds[item],
+                score=total,
                 probability=probability,
                 expected_value=value,
                 reasons=reasons,
             )
         )
-    return Ranking(ctx, offers, scoring_source(model, ctx))
+    return Ranking(ctx, offers, source)
 
 
 def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Callable[[int], str]:

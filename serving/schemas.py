@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +57,35 @@ class RecommendationsOut(Envelope):
             source=ranking.source,
             items=[OfferOut.of(o) for o in ranking.offers],
         )
+
+
+def recommendations_json(ranking: Ranking, request_id: str, model_version: str) -> bytes:
+    """``RecommendationsOut.of(...).model_dump_json()`` built from plain dicts (the hot path).
+
+    The values are already of the schema's types (str, bool, float, a valid kind), so there is
+    nothing to validate; a non-finite score is written as ``null``, as pydantic writes it.
+    """
+    context = ranking.context
+    body = {
+        "request_id": request_id,
+        "model_version": model_version,
+        "client_id": context.client_id,
+        "degraded": context.degraded,
+        "source": ranking.source,
+        "items": [
+            {
+                "item_id": o.item_id,
+                "kind": o.kind,
+                "score": o.score if math.isfinite(o.score) else None,
+                "reasons": list(o.reasons),
+            }
+            for o in ranking.offers
+        ],
+    }
+    return _encode(body).encode()
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 class ClientFeatures(BaseModel):

@@ -8,6 +8,7 @@ serve the API and pages on localhost. Every step is the same code the individual
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -69,9 +70,41 @@ def quickstart_command(
         shown = {k: round(v, 4) for k, v in trained.metrics.items() if k.count("_") <= 2}
         console.print(f"    version {trained.version}: {dict(list(shown.items())[:6])}")
 
+    keys_file = demo_keys(root)
     if not serve:
         console.print("done; start the API with `recsys serve`")
         return
+    base = f"http://127.0.0.1:{port}"
+    first_client = str(OfflineStore(root).read_table("clients")["client_id"].iloc[0])
+    console.rule("[bold]open in a browser[/bold]")
+    console.print(f"  account managers:    {base}/login  (keys in {keys_file})")
+    console.print(f"  manager m001:        {base}/managers/m001")
+    console.print(f"  data scientists:     {base}/ds  (admin key)")
+    console.print(f"  client cabinet API:  {base}/v1/clients/{first_client}/recommendations")
+    console.print(f"  API documentation:   {base}/docs")
     from serving.cli import serve as serve_api
 
     serve_api(host="127.0.0.1", port=port, workers=workers, log_level="warning")
+
+
+def demo_keys(root: Path) -> Path:
+    """API keys for the demo: taken from the environment, else made once per data directory.
+
+    The keys are written to a file readable only by the owner (never printed or logged), and
+    exported so the served workers use them.
+    """
+    path = root / "demo-keys.env"
+    if not path.exists() and not os.environ.get("RECSYS_ADMIN_KEY"):
+        lines = [
+            f"RECSYS_ADMIN_KEY={secrets.token_urlsafe(18)}",
+            f"RECSYS_MANAGER_KEYS=m001:{secrets.token_urlsafe(18)}",
+        ]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            os.environ.setdefault(name, value)
+    return path

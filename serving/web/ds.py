@@ -37,7 +37,8 @@ router = APIRouter(include_in_schema=False)
 @dataclass(frozen=True)
 class AliasRow:
     alias: str
-    label: str
+    version: str
+    served: str
     loaded_at: str
     metrics: dict[str, float] | None
 
@@ -51,38 +52,51 @@ class ExperimentView:
     problem: str | None
 
 
-def _run_metrics(source: RegistrySource, alias: str) -> dict[str, float] | None:
-    """Metrics of the MLflow run behind ``alias``; None when there is none to read."""
+def _registry_aliases(source: RegistrySource) -> tuple[dict[str, str], dict[str, dict]]:
+    """Every alias of the registered model -> (version, overall metrics of its run).
+
+    Per-industry metrics (logged as ``industry/<name>/<metric>``) stay in MLflow; the page
+    compares the overall ones.
+    """
     from mlflow.tracking import MlflowClient
 
+    client = MlflowClient(tracking_uri=source.tracking_uri, registry_uri=source.tracking_uri)
+    versions: dict[str, str] = {}
+    metrics: dict[str, dict] = {}
     try:
-        client = MlflowClient(tracking_uri=source.tracking_uri, registry_uri=source.tracking_uri)
-        version = client.get_model_version_by_alias(source.model_name, alias)
-        if not version.run_id:
-            return None
-        metrics = dict(client.get_run(version.run_id).data.metrics)
+        aliases = client.get_registered_model(source.model_name).aliases
     except Exception as exc:  # the page still shows the rest
-        log.warning("metrics of alias %s not available: %s", alias, exc)
-        return None
-    return {k: float(v) for k, v in sorted(metrics.items())} or None
+        log.warning("registry of %s not readable: %s", source.model_name, exc)
+        return versions, metrics
+    for alias, version in sorted(aliases.items()):
+        versions[alias] = str(version)
+        try:
+            run_id = client.get_model_version(source.model_name, str(version)).run_id
+            logged = client.get_run(run_id).data.metrics if run_id else {}
+        except Exception as exc:
+            log.warning("metrics of alias %s not available: %s", alias, exc)
+            logged = {}
+        metrics[alias] = {k: float(v) for k, v in sorted(logged.items()) if "/" not in k}
+    return versions, metrics
 
 
 def alias_rows(holder: ModelHolder) -> list[AliasRow]:
+    """Aliases known to the registry (or loaded here), with what this worker serves."""
     loaded = {m.alias: m for m in holder.models()}
+    versions: dict[str, str] = {}
+    metrics: dict[str, dict] = {}
+    if isinstance(holder.source, RegistrySource):
+        versions, metrics = _registry_aliases(holder.source)
     rows = []
-    for alias in holder.aliases:
+    for alias in dict.fromkeys([*holder.aliases, *versions]):
         model = loaded.get(alias)
-        metrics = (
-            _run_metrics(holder.source, alias)
-            if isinstance(holder.source, RegistrySource)
-            else None
-        )
         rows.append(
             AliasRow(
                 alias=alias,
-                label=model.label if model else "not loaded",
+                version=versions.get(alias, "-"),
+                served=model.label if model else "not loaded by this worker",
                 loaded_at=model.loaded_at.strftime("%Y-%m-%d %H:%M UTC") if model else "",
-                metrics=metrics,
+                metrics=metrics.get(alias) or None,
             )
         )
     return rows

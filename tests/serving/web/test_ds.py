@@ -66,3 +66,28 @@ def test_running_experiment_shows_report_and_png(with_experiment: ServingSetting
         assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
         missing = client.get("/ds/experiments/other/uplift.png", headers=admin())
         assert missing.status_code == 404
+
+
+def test_registry_aliases_compare_overall_metrics(tmp_path) -> None:
+    """Champion and challenger come from a real MLflow registry; per-industry metrics stay out."""
+    from mlflow.tracking import MlflowClient
+
+    from serving.model_source import RegistrySource
+    from serving.web.ds import _registry_aliases
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("t", artifact_location=str(tmp_path / "artifacts"))
+    client.create_registered_model("offers")
+    for alias, ndcg in (("champion", 0.4), ("challenger", 0.5)):
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "ndcg_at_10", ndcg)
+        client.log_metric(run.info.run_id, "industry/it/ndcg_at_10", ndcg / 2)
+        client.set_terminated(run.info.run_id)
+        version = client.create_model_version("offers", str(tmp_path), run_id=run.info.run_id)
+        client.set_registered_model_alias("offers", alias, version.version)
+
+    versions, metrics = _registry_aliases(RegistrySource("offers", uri))
+    assert versions == {"challenger": "2", "champion": "1"}
+    assert metrics["champion"] == {"ndcg_at_10": 0.4}
+    assert metrics["challenger"] == {"ndcg_at_10": 0.5}

@@ -1,0 +1,73 @@
+"""The ml-100k quality targets of benchmarks/quality_ml100k.py, kept as regression tests.
+
+Same protocol (Microsoft Recommenders: stratified 75/25 per user, seed 42, seen items removed,
+k=10) and the configs kept in configs/ml100k. Skipped when the data set is absent.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recommender.evaluation.data import movielens_dataset
+from recommender.evaluation.evaluate import evaluate_split
+from recommender.evaluation.splits import cold_client_split, stratified_split
+from recommender.movielens import default_ml100k_path
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "ml100k"
+PATH = default_ml100k_path()
+
+pytestmark = [
+    pytest.mark.ml100k,
+    pytest.mark.slow,
+    pytest.mark.skipif(not (PATH / "u.data").is_file(), reason=f"MovieLens-100k not at {PATH}"),
+]
+
+
+def _config(name: str) -> dict:
+    return json.loads((CONFIGS / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return movielens_dataset(str(PATH))
+
+
+def test_best_model_and_tuned_als_reach_the_targets(dataset) -> None:
+    train, test = stratified_split(dataset, ratio=0.75, seed=42)
+    result = evaluate_split(
+        train,
+        test,
+        ["ease", "als", "popularity"],
+        k=10,
+        configs={"ease": _config("ease"), "als": _config("als")},
+        seed=42,
+        group_column=None,
+    )
+    metrics = {name: e.metrics for name, e in result.models.items()}
+    best = max(("ease", "als"), key=lambda m: metrics[m]["ndcg"])
+    assert metrics[best]["ndcg"] >= 0.48
+    assert metrics[best]["precision"] >= 0.41
+    assert metrics["als"]["ndcg"] >= 0.40
+    assert metrics["popularity"]["ndcg"] < 0.3  # the uniform offer is far behind
+
+
+def test_cold_users_gain_from_features(dataset) -> None:
+    train, test = cold_client_split(dataset, fraction=0.2, seed=42)
+    base = _config("lightfm")
+    result = evaluate_split(
+        train,
+        test,
+        {"popularity": "popularity", "with": "lightfm", "without": "lightfm"},
+        k=10,
+        configs={
+            "with": {**base, "use_client_features": True, "use_item_features": True},
+            "without": {**base, "use_client_features": False, "use_item_features": False},
+        },
+        seed=42,
+        split_name="cold",
+        group_column=None,
+    )
+    ndcg = {name: e.metrics["ndcg"] for name, e in result.models.items()}
+    assert ndcg["with"] > ndcg["without"]
+    assert ndcg["with"] > ndcg["popularity"]

@@ -208,6 +208,16 @@ class EventLog:
             pipe.execute()
         return [record.event_id for record in records]
 
+    def append_entries(self, entries: Sequence[Mapping[str, str]]) -> list[str]:
+        """Append ready-made stream entries (``EventRecord.to_fields`` form) in one MULTI/EXEC.
+
+        No known-entity check and no ownership change: for events the service produces itself
+        and that own nothing, i.e. serving's impressions (their offers come from the served
+        model; their clients were just answered, cold-start ones included). Returns the stream
+        ids. Raises ``StoreUnavailableError`` when Redis cannot be reached (nothing written).
+        """
+        return self.store.append_stream(self.stream, entries)
+
     def _check_known(self, events: Sequence[EventIn]) -> None:
         missing_clients = set(self.store.missing_clients([e.client_id for e in events]))
         missing_items = set(self.store.missing_items([i for e in events for i in e.item_ids]))

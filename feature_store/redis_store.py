@@ -306,6 +306,28 @@ class RedisOnlineStore(OnlineStore):
                     pipe.srem(key, change.item_id)
             pipe.execute()
 
+    def append_stream(self, stream: str, entries: Sequence[Mapping[str, str]]) -> list[str]:
+        """XADD each entry to ``stream`` in one MULTI/EXEC; returns the new entry ids.
+
+        Encoded by hand and sent like the hot reads (``_pipelined``): several times cheaper
+        than a redis-py pipeline, which matters for serving's impressions (ten per answer). A
+        connection that breaks is retried like the reads, so an entry whose reply was lost
+        may be written twice: stream readers dedupe by ``event_id``.
+        """
+        if not entries:
+            return []
+        key = stream.encode()
+        commands: list[tuple[bytes, ...]] = [(b"MULTI",)]
+        for entry in entries:
+            args = [b"XADD", key, b"*"]
+            for name, value in entry.items():
+                args += (name.encode(), value.encode())
+            commands.append(tuple(args))
+        commands.append((b"EXEC",))
+        with self.guard():
+            replies = self._pipelined(_resp_commands(*commands), len(commands))
+        return [as_text(entry_id) for entry_id in replies[-1]]
+
     def replace_catalog(self, records: Mapping[str, Mapping[str, Any]]) -> None:
         """Swap in a new catalog snapshot atomically: build it aside, then RENAME over."""
         if not records:

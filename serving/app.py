@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -21,13 +22,25 @@ from feature_store.embedded import open_store
 from feature_store.online import StoreUnavailableError, UnknownEntityError
 from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
+from recommender.experiments.config import Experiment, ExperimentConfigError
 from recommender.ranking.warmup import warm_up
 from serving import web
+from serving.experiments import LiveExperiments, model_targets
+from serving.exposures import ExposureLogger
 from serving.model_holder import ModelHolder, ModelRefusedError
 from serving.model_source import DirectorySource, ModelSource, RegistrySource
 from serving.observability import Metrics, RequestContextMiddleware
 from serving.recommend import StoreRequiredError, UnknownClientError, UnknownItemError
-from serving.routers import admin, cabinet, cold_start, events, health, items, managers
+from serving.routers import (
+    admin,
+    cabinet,
+    cold_start,
+    events,
+    experiments,
+    health,
+    items,
+    managers,
+)
 from serving.security import KeyRing
 from serving.settings import ServingSettings
 from serving.store_gateway import StoreGateway
@@ -56,11 +69,30 @@ def _open_store(settings: ServingSettings) -> RedisOnlineStore | None:
     return store
 
 
+def _wanted_targets(experiments: list[Experiment]) -> list[str]:
+    """Model targets of the experiments that have not ended."""
+    now = datetime.now(UTC)
+    return model_targets([e for e in experiments if e.status(now) != "ended"])
+
+
+def _preload_targets(holder: ModelHolder, live: LiveExperiments) -> None:
+    """Load the experiments' models before serving, so no client starts on the fallback."""
+    try:
+        experiments = live.registry.experiments()
+    except ExperimentConfigError as exc:
+        log.error("experiments file unusable: %s", exc)
+        return
+    for target in _wanted_targets(experiments):
+        if holder.get(target) is None and holder.load_extra(target) is None:
+            log.warning("experiment target %r cannot be loaded; its clients get 'fallback'", target)
+    live.refresh()
+
+
 async def _poll_aliases(holder: ModelHolder, interval: float) -> None:
     """Pick up promotions without a call to /v1/admin/reload (every worker polls)."""
     while True:
         await asyncio.sleep(interval)
-        for alias in holder.aliases:
+        for alias in holder.served_aliases:
             with contextlib.suppress(ModelRefusedError):
                 await run_in_threadpool(holder.reload, alias, only_if_changed=True)
 
@@ -71,21 +103,22 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
         holder: ModelHolder = app.state.holder
         await run_in_threadpool(warm_up)
         await run_in_threadpool(holder.load_all)
+        await run_in_threadpool(_preload_targets, holder, app.state.experiments)
         store = await run_in_threadpool(_open_store, settings)
         app.state.store = StoreGateway(store, retry_s=settings.store_retry_s)
-        poller = (
-            asyncio.create_task(_poll_aliases(holder, settings.reload_poll_s))
-            if settings.reload_poll_s > 0
-            else None
-        )
+        exposures: ExposureLogger = app.state.exposures
+        tasks = [asyncio.create_task(exposures.run())]
+        if settings.reload_poll_s > 0:
+            tasks.append(asyncio.create_task(_poll_aliases(holder, settings.reload_poll_s)))
         log.info("serving %s from %s", holder.current.label, holder.source.description)
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                    await task
+            await run_in_threadpool(exposures.drain)
             if store is not None:
                 store.redis.close()
 
@@ -176,7 +209,19 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.keys = KeyRing(settings)
     app.state.store = StoreGateway(None, retry_s=settings.store_retry_s)
     app.state.metrics = Metrics(holder, lambda: bool(app.state.store.degraded))
-    for module in (cabinet, cold_start, managers, items, events, admin, health):
+
+    def on_change(experiments: list[Experiment]) -> None:
+        for target in _wanted_targets(experiments):
+            if holder.get(target) is None:
+                holder.want(target)
+
+    app.state.experiments = LiveExperiments(
+        settings.data_dir, settings.experiments_check_s, on_change
+    )
+    app.state.exposures = ExposureLogger(
+        lambda: app.state.store, app.state.metrics, settings.exposure_buffer
+    )
+    for module in (cabinet, cold_start, managers, items, events, experiments, admin, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     web.install(app)  # account-manager pages, NBO exports, data-scientist view

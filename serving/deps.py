@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 from recommender.domain import ItemKind
 from recommender.ranking.rules import RankingRules
 from serving.model_holder import LoadedModel, ModelHolder
-from serving.recommend import Boosts
+from serving.recommend import Boosts, Exploration
 from serving.security import API_KEY_HEADER, KeyRing, Principal
 from serving.settings import ServingSettings
 from serving.store_gateway import StoreGateway
@@ -137,3 +137,9 @@ def ranking_rules(
 
 def boosts(settings: ServingSettings) -> Boosts:
     return Boosts(margin=settings.margin_boost, loyalty=settings.loyalty_boost)
+
+
+def exploration(settings: ServingSettings, request_id: str) -> Exploration | None:
+    """The request's exploration (seeded by its id), or None when it is switched off."""
+    epsilon = settings.exploration_epsilon
+    return Exploration(epsilon, request_id) if epsilon > 0 else None

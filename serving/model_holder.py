@@ -4,12 +4,17 @@ Request handlers read ``holder.current`` once and use that ``LoadedModel`` for t
 request, so a swap in the middle never mixes two versions. A reload loads and checks the new
 bundle aside (checksum, shapes, a canary ranking), then replaces one reference; a bundle that
 fails any check is refused with a logged reason and the running version keeps serving.
+
+Besides the configured aliases, the holder loads experiment targets on demand (an alias such as
+``challenger`` or a version such as ``3``): ``want`` loads one in a background thread, so no
+request waits for it, and a refused target is tried again at most every ``RETRY_EXTRA_S``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +31,7 @@ from serving.model_source import ModelSource
 log = logging.getLogger("serving.models")
 
 SUPPORTED_MODES = ("factors", "item_item", "popularity")
+RETRY_EXTRA_S = 60.0
 
 
 class ModelRefusedError(RuntimeError):
@@ -101,6 +107,57 @@ class ModelHolder:
         self.aliases = aliases
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
+        #: Loaded on demand (experiment targets), after the configured aliases.
+        self._extra: tuple[str, ...] = ()
+        self._loading: set[str] = set()
+        self._tried: dict[str, float] = {}
+
+    @property
+    def served_aliases(self) -> tuple[str, ...]:
+        """The configured aliases, then the targets loaded on demand."""
+        return self.aliases + tuple(a for a in self._extra if a not in self.aliases)
+
+    def get(self, alias: str) -> LoadedModel | None:
+        """The loaded model of ``alias`` (or version), ``None`` when it is not loaded."""
+        return self._models.get(alias)
+
+    def load_extra(self, alias: str) -> LoadedModel | None:
+        """Load a target that is not configured, now; ``None`` (reason logged) when refused."""
+        loaded = self._models.get(alias)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if alias not in self.served_aliases:
+                self._extra = (*self._extra, alias)
+        try:
+            return self.reload(alias)
+        except ModelRefusedError:
+            with self._lock:
+                if alias not in self._models:
+                    self._extra = tuple(a for a in self._extra if a != alias)
+            return None
+
+    def want(self, alias: str) -> None:
+        """Load ``alias`` in the background unless it is loaded, loading or was just refused."""
+        now = time.monotonic()
+        with self._lock:
+            if (
+                alias in self._models
+                or alias in self._loading
+                or now - self._tried.get(alias, -RETRY_EXTRA_S) < RETRY_EXTRA_S
+            ):
+                return
+            self._loading.add(alias)
+            self._tried[alias] = now
+
+        def load() -> None:
+            try:
+                self.load_extra(alias)
+            finally:
+                with self._lock:
+                    self._loading.discard(alias)
+
+        threading.Thread(target=load, name=f"load-model-{alias}", daemon=True).start()
 
     @property
     def serving_alias(self) -> str:
@@ -121,7 +178,7 @@ class ModelHolder:
     def models(self) -> list[LoadedModel]:
         """Loaded models in alias order."""
         snapshot = self._models
-        return [snapshot[a] for a in self.aliases if a in snapshot]
+        return [snapshot[a] for a in self.served_aliases if a in snapshot]
 
     def load_all(self) -> None:
         """Load every alias: the serving one must load, the others are best effort."""
@@ -138,8 +195,10 @@ class ModelHolder:
         With ``only_if_changed`` the bundle is fetched only when the alias points elsewhere.
         """
         alias = alias or self.serving_alias
-        if alias not in self.aliases:
-            raise ModelRefusedError(f"alias {alias!r} is not served (serving {self.aliases})")
+        if alias not in self.served_aliases:
+            raise ModelRefusedError(
+                f"alias {alias!r} is not served (serving {self.served_aliases})"
+            )
         with self._lock:
             old = self._models.get(alias)
             try:

@@ -70,6 +70,8 @@ class RegistrySource:
         self.description = f"MLflow model {model_name!r}"
 
     def version(self, alias: str) -> str:
+        if alias.isdigit():  # a version named directly (an experiment's target)
+            return alias
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 

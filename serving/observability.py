@@ -67,6 +67,26 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.exposures_logged = Counter(
+            "recsys_exposures_logged",
+            "Impressions written to the event stream",
+            registry=self.registry,
+        )
+        self.exposures_not_logged = Counter(
+            "recsys_exposures_not_logged",
+            "Impressions lost: buffer full while Redis was down, or still pending at shutdown",
+            registry=self.registry,
+        )
+        self.exposure_write_failures = Counter(
+            "recsys_exposure_write_failures",
+            "Failed attempts to write a batch of impressions (retried)",
+            registry=self.registry,
+        )
+        self.exposures_pending = Gauge(
+            "recsys_exposures_pending",
+            "Impressions waiting in memory to be written",
+            registry=self.registry,
+        )
         degraded_gauge = Gauge(
             "recsys_degraded", "1 while the online store is unreachable", registry=self.registry
         )

@@ -10,7 +10,7 @@ context is built from what the model and the request know, and flagged ``degrade
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -21,6 +21,7 @@ from recommender.domain import LOYALTY_TIERS
 from recommender.models.base import fallback_rows
 from recommender.ranking.fast import rank_scores
 from recommender.ranking.rules import RankingRules
+from serving.exploration import explore
 from serving.model_holder import LoadedModel
 from serving.reasons import reasons_for
 from serving.store_gateway import ClientState, StoreGateway
@@ -93,10 +94,20 @@ class Ranking:
     context: ClientContext
     offers: list[Offer]
     source: str
+    #: Logged propensity per offer (see ``serving.exploration``); None: the deterministic list.
+    explored: list[float] | None = None
 
     @property
     def expected_value(self) -> float:
         return float(sum(o.expected_value for o in self.offers))
+
+    @property
+    def propensities(self) -> list[float]:
+        """Per offer, the chance that a random slot of this answer holds it (for replay)."""
+        if self.explored is not None:
+            return self.explored
+        n = len(self.offers)
+        return [1.0 / n] * n
 
 
 def owned_indices(model: LoadedModel, item_ids: Sequence[str]) -> np.ndarray:
@@ -236,24 +247,64 @@ def _item_arrays(model: LoadedModel) -> _ItemArrays:
     return arrays
 
 
+@dataclass(frozen=True)
+class Exploration:
+    """Explore with ``epsilon`` per slot after the first, seeded by ``request_id``."""
+
+    epsilon: float
+    request_id: str
+
+
 def rank(
     model: LoadedModel,
     ctx: ClientContext,
     rules: RankingRules,
     boosts: Boosts,
     name_of: Callable[[int], str] | None = None,
+    *,
+    baseline_rows: Sequence[str] | None = None,
+    exploration: Exploration | None = None,
 ) -> Ranking:
-    """Top offers for one client; reasons only when ``name_of`` is given (explain)."""
-    source = scoring_source(model, ctx)
-    # features and popularity rows only where the scorer reads them (they cost a few us)
-    features = ctx.features if source == "features" else ()
-    rows = ctx.popularity_rows if source == "popularity" else _ALL_ROWS
-    scores = model.scorer.scores(ctx.model_index, ctx.owned, features, rows)
+    """Top offers for one client; reasons only when ``name_of`` is given (explain).
+
+    ``baseline_rows``: score by these popularity rows whatever the model could do (the
+    popularity baselines of an experiment). ``exploration``: see ``serving.exploration``.
+    """
+    if baseline_rows is not None:
+        source = "popularity"
+        scores = model.scorer.popularity_scores(baseline_rows)
+    else:
+        source = scoring_source(model, ctx)
+        # features and popularity rows only where the scorer reads them (they cost a few us)
+        features = ctx.features if source == "features" else ()
+        rows = ctx.popularity_rows if source == "popularity" else _ALL_ROWS
+        scores = model.scorer.scores(ctx.model_index, ctx.owned, features, rows)
     stats = _stats(scores)
     boost = boosts.vector(model, ctx, scores, stats.spread)
-    top, totals = rank_scores(
-        scores, ctx.owned, model.servable.catalog, ctx.segment, rules, boost if len(boost) else None
-    )
+    explored: list[float] | None = None
+    if exploration is not None and exploration.epsilon > 0:
+        everything = replace(rules, k=model.servable.n_items)
+        pool, pool_totals = rank_scores(
+            scores,
+            ctx.owned,
+            model.servable.catalog,
+            ctx.segment,
+            everything,
+            boost if len(boost) else None,
+        )
+        shown, explored = explore(
+            len(pool), min(rules.k, len(pool)), exploration.epsilon, exploration.request_id
+        )
+        top, totals = pool[shown], pool_totals[shown]
+    else:
+        top, totals = rank_scores(
+            scores,
+            ctx.owned,
+            model.servable.catalog,
+            ctx.segment,
+            rules,
+            boost if len(boost) else None,
+        )
     arrays = _item_arrays(model)
     # the probability proxy and expected value of the chosen few, vectorized
     if stats.std > 0:
@@ -283,7 +334,7 @@ def rank(
                 reasons=reasons,
             )
         )
-    return Ranking(ctx, offers, source)
+    return Ranking(ctx, offers, source, explored)
 
 
 def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Callable[[int], str]:

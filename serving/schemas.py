@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.domain import ItemKind, Segment
+from recommender.experiments.config import Experiment
 from serving.recommend import Offer, Ranking
 
 _Text = Field(default=None, min_length=1, max_length=64)
@@ -45,21 +47,44 @@ class RecommendationsOut(Envelope):
         "come from the request and the model only"
     )
     source: str = Field(description="personal | owned_offers | features | popularity")
+    experiment: str | None = Field(
+        default=None, description="The A/B experiment the client is in (null: none)"
+    )
+    variant: str | None = Field(
+        default=None,
+        description="Its variant; 'fallback' when the variant's model is not loaded and the "
+        "serving model answered instead",
+    )
     items: list[OfferOut]
 
     @classmethod
-    def of(cls, ranking: Ranking, request_id: str, model_version: str) -> RecommendationsOut:
+    def of(
+        cls,
+        ranking: Ranking,
+        request_id: str,
+        model_version: str,
+        experiment: str | None = None,
+        variant: str | None = None,
+    ) -> RecommendationsOut:
         return cls(
             request_id=request_id,
             model_version=model_version,
             client_id=ranking.context.client_id,
             degraded=ranking.context.degraded,
             source=ranking.source,
+            experiment=experiment,
+            variant=variant,
             items=[OfferOut.of(o) for o in ranking.offers],
         )
 
 
-def recommendations_json(ranking: Ranking, request_id: str, model_version: str) -> bytes:
+def recommendations_json(
+    ranking: Ranking,
+    request_id: str,
+    model_version: str,
+    experiment: str | None = None,
+    variant: str | None = None,
+) -> bytes:
     """``RecommendationsOut.of(...).model_dump_json()`` built from plain dicts (the hot path).
 
     The values are already of the schema's types (str, bool, float, a valid kind), so there is
@@ -72,6 +97,8 @@ def recommendations_json(ranking: Ranking, request_id: str, model_version: str) 
         "client_id": context.client_id,
         "degraded": context.degraded,
         "source": ranking.source,
+        "experiment": experiment,
+        "variant": variant,
         "items": [
             {
                 "item_id": o.item_id,
@@ -105,6 +132,13 @@ class ColdStartIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The new client's id, if it has one: it is then assigned to experiments "
+        "like a known client, and its impressions are logged",
+    )
     features: ClientFeatures = Field(default_factory=ClientFeatures)
     owned: list[str] = Field(default_factory=list, max_length=1000)
     k: int | None = Field(default=None, ge=1, le=1000)
@@ -194,6 +228,26 @@ class ReadyOut(Envelope):
     status: str = Field(description="ready | degraded")
     store: str = Field(description="up | down")
     degraded: bool
+
+
+class ExperimentOut(BaseModel):
+    """An experiment as defined, with where it stands now."""
+
+    name: str
+    status: Literal["scheduled", "running", "ended"]
+    definition: Experiment
+
+    @classmethod
+    def of(cls, experiment: Experiment, at: datetime) -> ExperimentOut:
+        return cls(name=experiment.name, status=experiment.status(at), definition=experiment)
+
+
+class ExperimentsOut(Envelope):
+    experiments: list[ExperimentOut]
+
+
+class ExperimentCreatedOut(Envelope):
+    experiment: ExperimentOut
 
 
 NextBestOfferOut.model_rebuild()

@@ -102,6 +102,28 @@ class ServingSettings(BaseSettings):
         default=1.0, ge=0, le=60, description="After a Redis failure, serve degraded this long."
     )
 
+    exploration_epsilon: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Per slot after the first, the chance of showing a random eligible offer "
+        "instead (logged propensities make offline replay possible; 0: no exploration).",
+    )
+    log_all_exposures: bool = Field(
+        default=False,
+        description="Log impressions of every recommendation answer, not only of answers "
+        "in an experiment.",
+    )
+    exposure_buffer: int = Field(
+        default=100_000,
+        ge=1,
+        description="Impressions held in memory while Redis cannot take them; beyond this "
+        "they are counted in recsys_exposures_not_logged_total and logged as an error.",
+    )
+    experiments_check_s: float = Field(
+        default=1.0, ge=0, le=60, description="Look for a changed experiments file this often."
+    )
+
     @field_validator("model_aliases", mode="before")
     @classmethod
     def _split_aliases(cls, value: Any) -> Any:

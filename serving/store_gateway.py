@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from feature_store.events import EventIn, EventLog
@@ -151,6 +151,18 @@ class StoreGateway:
             raise StoreUnavailableError("no online store is configured")
         try:
             ids = self.events.append(events)
+        except StoreUnavailableError as exc:
+            self._mark_down(str(exc))
+            raise
+        self._mark_up()
+        return ids
+
+    def append_entries(self, entries: Sequence[Mapping[str, str]]) -> list[str]:
+        """Append stream entries the service made itself; raises when Redis is down."""
+        if self.events is None:
+            raise StoreUnavailableError("no online store is configured")
+        try:
+            ids = self.events.append_entries(entries)
         except StoreUnavailableError as exc:
             self._mark_down(str(exc))
             raise

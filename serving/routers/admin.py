@@ -56,10 +56,11 @@ def reload_model(
 ) -> ReloadOut:
     """Load the version an alias points to now and swap it in atomically."""
     alias = (body.alias if body else None) or holder.serving_alias
-    if alias not in holder.aliases:
+    if alias not in holder.served_aliases:
+        served = ", ".join(holder.served_aliases)
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            detail=f"alias {alias!r} is not served; served aliases: {', '.join(holder.aliases)}",
+            detail=f"alias {alias!r} is not served; served aliases: {served}",
         )
     previous = next((m.version for m in holder.models() if m.alias == alias), None)
     try:

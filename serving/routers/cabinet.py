@@ -32,9 +32,12 @@ from serving.deps import (
     KQuery,
     boosts,
     current_model,
+    exploration,
     ranking_rules,
 )
-from serving.recommend import context_of, namer, rank
+from serving.experiments import FALLBACK_VARIANT, Arm, LiveExperiments
+from serving.exposures import log_answer
+from serving.recommend import UnknownClientError, context_of, namer, rank
 from serving.schemas import ErrorBody, RecommendationsOut, recommendations_json
 from serving.security import KeyRing, forbid_client
 from serving.store_gateway import StoreGateway
@@ -71,11 +74,12 @@ async def answer(
     state = request.app.state
     keys: KeyRing = state.keys
     principal = keys.cabinet(keys.identify(api_key))
-    model = current_model(request)
+    serving = current_model(request)
     settings = state.settings
     rules = ranking_rules(settings, k, kinds)
     store: StoreGateway = state.store
-    ctx = context_of(model, client_id, await store.client_state_soon(client_id))
+    client_state = await store.client_state_soon(client_id)
+    ctx = context_of(serving, client_id, client_state)
     if principal.role == "manager":
         if ctx.degraded:
             raise HTTPException(
@@ -85,10 +89,37 @@ async def answer(
             )
         if not principal.may_see_client_of(ctx.attribute("manager_id")):
             raise forbid_client(client_id)
+    experiments: LiveExperiments = state.experiments
+    arm = experiments.arm(state.holder, serving, client_id, ctx.segment, ctx.attribute("industry"))
+    model = arm.model
+    if model is not serving:
+        try:
+            ctx = context_of(model, client_id, client_state)
+        except UnknownClientError:  # known to the serving model only
+            arm, model = Arm(serving, None, arm.experiment, FALLBACK_VARIANT), serving
+        request.scope["state"]["model_version"] = model.label
     name_of = await _read(store, namer, model, store, ctx.owned.tolist()) if explain else None
-    ranking = rank(model, ctx, rules, boosts(settings), name_of)
     request_id = str(request.scope["state"]["request_id"])
-    body = recommendations_json(ranking, request_id, model.label)
+    ranking = rank(
+        model,
+        ctx,
+        rules,
+        boosts(settings),
+        name_of,
+        baseline_rows=arm.baseline_rows,
+        exploration=exploration(settings, request_id),
+    )
+    log_answer(
+        state.exposures,
+        settings.log_all_exposures,
+        client_id,
+        request_id,
+        arm.experiment,
+        arm.variant,
+        [offer.item_id for offer in ranking.offers],
+        ranking.propensities,
+    )
+    body = recommendations_json(ranking, request_id, model.label, arm.experiment, arm.variant)
     return Response(body, media_type="application/json")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from serving.deps import (
     CabinetDep,
@@ -11,8 +11,11 @@ from serving.deps import (
     SettingsDep,
     StoreDep,
     boosts,
+    exploration,
     ranking_rules,
 )
+from serving.experiments import LiveExperiments
+from serving.exposures import log_answer
 from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices, rank
 from serving.schemas import ColdStartIn, ErrorBody, RecommendationsOut
 
@@ -25,23 +28,53 @@ router = APIRouter(prefix="/v1", tags=["client cabinet"])
 )
 def cold_start_recommendations(
     body: ColdStartIn,
-    model: ModelDep,
+    serving: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
     principal: CabinetDep,
     request_id: RequestIdDep,
+    request: Request,
 ) -> RecommendationsOut:
     """Offers for a client the service does not know, from what the request says about it.
 
     Scored by folding in the owned offers, else the features (hybrid models), else the
-    popularity of the client's industry and segment. Needs no online store.
+    popularity of the client's industry and segment. Needs no online store. With a
+    ``client_id`` the client is assigned to experiments like a known one.
     """
     for position, item_id in enumerate(body.owned):
-        if item_id not in model.item_index:
+        if item_id not in serving.item_index:
             raise UnknownItemError(f"owned[{position}]", item_id)
     rules = ranking_rules(settings, body.k, body.kind)
     profile = body.features.model_dump(mode="json", exclude_none=True)
-    ctx = ClientContext(None, None, owned_indices(model, body.owned), profile, degraded=False)
+    state = request.app.state
+    experiments: LiveExperiments = state.experiments
+    arm = experiments.arm(
+        state.holder, serving, body.client_id, profile.get("segment"), profile.get("industry")
+    )
+    model = arm.model
+    if model is not serving:
+        request.state.model_version = model.label
+    ctx = ClientContext(
+        body.client_id, None, owned_indices(model, body.owned), profile, degraded=False
+    )
     name_of = namer(model, store, ctx.owned.tolist()) if body.explain else None
-    ranking = rank(model, ctx, rules, boosts(settings), name_of)
-    return RecommendationsOut.of(ranking, request_id, model.label)
+    ranking = rank(
+        model,
+        ctx,
+        rules,
+        boosts(settings),
+        name_of,
+        baseline_rows=arm.baseline_rows,
+        exploration=exploration(settings, request_id),
+    )
+    log_answer(
+        state.exposures,
+        settings.log_all_exposures,
+        body.client_id,
+        request_id,
+        arm.experiment,
+        arm.variant,
+        [offer.item_id for offer in ranking.offers],
+        ranking.propensities,
+    )
+    return RecommendationsOut.of(ranking, request_id, model.label, arm.experiment, arm.variant)

@@ -17,7 +17,9 @@ import numpy as np
 
 from recommender.servable import ServableModel
 
+#: Cosine similarity of item factors above which two offers count as "used together".
 SIMILARITY_FLOOR = 0.5
+#: Popularity shares below this are not worth a reason.
 SHARE_FLOOR = 0.05
 MAX_REASONS = 3
 _BLOCK = 8192

@@ -1,4 +1,7 @@
-"""Short, data-backed reasons for an offer.
+"""Short, data-backed reasons for an offer (one client per request).
+
+``recommender.explain`` computes the same reasons for many clients at once (exports); the
+thresholds and labels live there so both always agree.
 
 Each reason is read from the served model's own arrays, so it is as true as the model:
 - prerequisites the client owns: "next step after course Linux 1";
@@ -14,13 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from recommender.explain import MAX_REASONS, SHARE_FLOOR, SIMILARITY_FLOOR, group_label
 from serving.model_holder import LoadedModel
-
-#: Cosine similarity of item factors above which two offers count as "used together".
-SIMILARITY_FLOOR = 0.5
-#: Popularity shares below this are not worth a reason.
-SHARE_FLOOR = 0.05
-MAX_REASONS = 3
 
 
 def _unit_factors(model: LoadedModel) -> np.ndarray | None:
@@ -53,13 +51,6 @@ def _together(model: LoadedModel, item: int, owned: np.ndarray) -> int | None:
     return int(owned[best]) if similarity[best] >= SIMILARITY_FLOOR else None
 
 
-def _group_label(row: str) -> str:
-    if row == "all":
-        return "clients"
-    value = row.split("=", 1)[1].replace("_", " ")
-    return f"{value} clients"
-
-
 def _popularity(model: LoadedModel, item: int, rows: Sequence[str]) -> str | None:
     for row in rows:
         index = model.row_index.get(row)
@@ -67,7 +58,7 @@ def _popularity(model: LoadedModel, item: int, rows: Sequence[str]) -> str | Non
             continue
         share = float(model.servable.popularity[index, item])
         if share >= SHARE_FLOOR:
-            return f"used by {round(share * 100)} % of {_group_label(row)}"
+            return f"used by {round(share * 100)} % of {group_label(row)}"
     return None
 
 

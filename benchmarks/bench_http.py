@@ -20,15 +20,18 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 
 from feature_store.embedded import open_store
 from feature_store.materialize import write_snapshot
@@ -148,12 +151,17 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+        reused = self.writer is not None
+        try:
+            head = await self._send(request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # the server closed a keep-alive connection that sat idle: resend on a new one
+            self.close()
+            head = await self._send(request)
         assert self.reader is not None
-        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n"
-        self.writer.write(request.encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
         for line in head.split(b"\r\n"):
@@ -162,9 +170,17 @@ class Connection:
         await self.reader.readexactly(length)
         return status
 
+    async def _send(self, request: bytes) -> bytes:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(request)
+        return await self.reader.readuntil(b"\r\n\r\n")
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self.reader = self.writer = None
 
 
 async def closed_loop(port: int, kind: str, seconds: float, concurrency: int) -> tuple[float, int]:
@@ -219,68 +235,174 @@ async def open_loop(port: int, rate: float, seconds: float) -> tuple[np.ndarray,
     return np.asarray(latencies), errors
 
 
-def wrk_rps(base: str, path: str, seconds: float, concurrency: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", base + path],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    line = next(line for line in out.splitlines() if line.startswith("Requests/sec"))
-    return float(line.split()[1])
+WRK_SCRIPT = """
+local paths = {}
+local n = 0
+init = function(args)
+  local kind, clients, seed = args[1], tonumber(args[2]), tonumber(args[3])
+  math.randomseed(seed)
+  for i = 1, 4096 do
+    if kind == "health" then
+      paths[i] = "/healthz"
+    else
+      local id = math.random(0, clients - 1)
+      paths[i] = string.format("/v1/clients/c%06d/recommendations?k=10", id)
+    end
+  end
+end
+request = function()
+  n = n % #paths + 1
+  return wrk.format("GET", paths[n])
+end
+"""
+
+
+def worker_processes(service: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The uvicorn workers (children of ``recsys serve``), by pid."""
+    return sorted(psutil.Process(service.pid).children(), key=lambda p: p.pid)
+
+
+def cpu_seconds(workers: list[psutil.Process]) -> list[float]:
+    out = []
+    for worker in workers:
+        times = worker.cpu_times()
+        out.append(times.user + times.system)
+    return out
+
+
+@dataclass
+class Run:
+    """One closed-loop measurement of one endpoint."""
+
+    kind: str
+    rps: float
+    requests: int
+    errors: int
+    worker_cpu_s: list[float]
+    redis_cpu_s: float
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * sum(self.worker_cpu_s) / max(self.requests, 1)
+
+    @property
+    def redis_ms_per_request(self) -> float:
+        return 1000 * self.redis_cpu_s / max(self.requests, 1)
+
+    @property
+    def split(self) -> str:
+        total = sum(self.worker_cpu_s) or 1.0
+        return "/".join(f"{100 * c / total:.0f}" for c in self.worker_cpu_s)
+
+
+def wrk_run(port: int, kind: str, seconds: float, concurrency: int, threads: int,
+            script: Path) -> tuple[float, int, int]:  # fmt: skip
+    """wrk for ``seconds``: requests/s, requests, non-2xx or socket errors."""
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "-s", str(script),
+               f"http://127.0.0.1:{port}", "--", kind, str(N_CLIENTS), "7"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    rps = requests = errors = 0
+    for line in out.stdout.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec"):
+            rps = float(words[1])
+        elif "requests in" in line:
+            requests = int(words[0])
+        elif line.strip().startswith(("Non-2xx", "Socket errors")):
+            errors += sum(int(w.strip(",")) for w in words if w.strip(",").isdigit())
+    return rps, requests, errors
+
+
+def measure(
+    port: int,
+    service: subprocess.Popen[bytes],
+    redis_process: psutil.Process,
+    kind: str,
+    args: argparse.Namespace,
+    script: Path | None,
+) -> Run:
+    workers = worker_processes(service)
+    before = cpu_seconds(workers)
+    (redis_before,) = cpu_seconds([redis_process])
+    if script is not None:
+        rps, requests, errors = wrk_run(
+            port, kind, args.seconds, args.concurrency, args.threads, script
+        )
+    else:
+        rps, requests, errors = asyncio.run(closed_loop(port, kind, args.seconds, args.concurrency))
+    after = cpu_seconds(workers)
+    (redis_after,) = cpu_seconds([redis_process])
+    worker_cpu = [a - b for a, b in zip(after, before, strict=True)]
+    return Run(kind, rps, requests, errors, worker_cpu, redis_after - redis_before)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop run")
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds (median)")
     parser.add_argument("--rate", type=float, default=300.0)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args()
 
+    use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk") is not None)
     work = Path(tempfile.mkdtemp(prefix="recsys-bench-http-"))
+    script = work / "paths.lua" if use_wrk else None
+    if script is not None:
+        script.write_text(WRK_SCRIPT)
     model, clients, items, owned = generated_model()
     model.save(work / "model")
     (work / "redis").mkdir()
+    load_before = os.getloadavg()
+    runs: list[Run] = []
     with RedisServer(work / "redis") as server:
         store = open_store(OnlineStoreSettings(redis_url=server.url, data_dir=work))
         write_snapshot(store, clients, items, owned)
         store.redis.close()
         port = free_port()
         service = start_service(work / "model", server.url, work, port)
-        base = f"http://127.0.0.1:{port}"
+        assert server.process is not None
+        redis_process = psutil.Process(server.process.pid)
         try:
             asyncio.run(closed_loop(port, "recommend", 1.0, args.concurrency))  # warm-up
-            if shutil.which("wrk"):
-                tool = "wrk"
-                health = wrk_rps(base, "/healthz", args.seconds, args.concurrency)
-                recommend = wrk_rps(base, _path(np.random.default_rng(0), "recommend"),
-                                    args.seconds, args.concurrency)  # fmt: skip
-                errors = 0
-            else:
-                tool = "asyncio HTTP/1.1 client (in-process)"
-                health, e1 = asyncio.run(
-                    closed_loop(port, "health", args.seconds, args.concurrency)
-                )
-                recommend, e2 = asyncio.run(
-                    closed_loop(port, "recommend", args.seconds, args.concurrency)
-                )
-                errors = e1 + e2
-            latencies, late_errors = asyncio.run(open_loop(port, args.rate, args.seconds))
+            for n in range(args.rounds):  # alternate which endpoint goes first
+                order = ("health", "recommend") if n % 2 == 0 else ("recommend", "health")
+                for kind in order:
+                    runs.append(measure(port, service, redis_process, kind, args, script))
+            latencies, late_errors = asyncio.run(open_loop(port, args.rate, args.latency_seconds))
         finally:
             service.terminate()
             service.wait(timeout=30)
+    load_after = os.getloadavg()
     shutil.rmtree(work, ignore_errors=True)
 
-    ratio = recommend / health
+    tool = "wrk" if use_wrk else "asyncio HTTP/1.1 client (in-process)"
+    health = [r for r in runs if r.kind == "health"]
+    recommend = [r for r in runs if r.kind == "recommend"]
+    h = statistics.median(r.rps for r in health)
+    r = statistics.median(r.rps for r in recommend)
+    ratio = r / h
     p50, p99 = (float(np.percentile(latencies, q)) * 1000 for q in (50, 99))
-    ratio_ok = "OK" if ratio >= 0.6 else "MISSED"
-    p99_ok = "OK" if p99 <= 20 else "MISSED"
-    print(f"load tool: {tool}; model {N_ITEMS} offers x {N_FACTORS} factors, {N_CLIENTS} clients")
-    print(f"throughput /healthz:         {health:8.0f} req/s")
-    print(f"throughput recommendations:  {recommend:8.0f} req/s  (errors: {errors})")
-    print(f"ratio:                       {ratio:8.1%}   target >= 60 %  {ratio_ok}")
+    print(f"load tool: {tool}, {args.concurrency} connections, {args.seconds:g} s x "
+          f"{args.rounds} rounds per endpoint (alternating order; medians)")  # fmt: skip
+    print(f"model {N_ITEMS} offers x {N_FACTORS} factors, {N_CLIENTS} clients")
+    for run in runs:
+        print(f"  {run.kind:9s} {run.rps:7.0f} req/s  errors {run.errors}  worker CPU "
+              f"{run.cpu_ms_per_request:.2f} ms/request (split {run.split} %), redis "
+              f"{run.redis_ms_per_request:.2f} ms/request")  # fmt: skip
+    print(f"throughput /healthz:         {h:8.0f} req/s")
+    print(f"throughput recommendations:  {r:8.0f} req/s")
+    print(f"ratio:                       {ratio:8.1%}   target >= 60 %  "
+          f"{'OK' if ratio >= 0.6 else 'MISSED'}")  # fmt: skip
     print(
-        f"at {args.rate:.0f} req/s for {args.seconds:.0f} s: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        f" (errors: {late_errors})   target p99 <= 20 ms  {p99_ok}"
+        f"at {args.rate:.0f} req/s for {args.latency_seconds:.0f} s: p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms (errors: {late_errors})   target p99 <= 20 ms  "
+        f"{'OK' if p99 <= 20 else 'MISSED'}"
     )
+    before, after = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    print(f"load average (1/5/15 min) before {before}, after {after}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from typing import Annotated, Any
 
 import typer
 
@@ -42,13 +43,29 @@ def serve(
     typer.echo(f"  API docs:        {base}/docs")
     typer.echo(f"  recommendations: {base}/v1/clients/{{client_id}}/recommendations")
     typer.echo(f"  health:          {base}/healthz  {base}/readyz  {base}/metrics")
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        access_log=False,
-        http=NoDelayH11Protocol,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": log_level,
+        "access_log": False,
+        "http": NoDelayH11Protocol,
+    }
+    if settings.workers == 1:
+        uvicorn.run("serving.app:create_app", **options)
+        return
+    # uvicorn.run's multi-worker mode, except that each worker listens on its own socket
+    # (SO_REUSEPORT): with one shared socket a single worker tends to take every connection
+    from uvicorn.supervisors import Multiprocess
+
+    from serving.reuseport import shared_port
+
+    config = uvicorn.Config("serving.app:create_app", **options)
+    try:
+        port_socket = shared_port(config.host, config.port, config.backlog)
+    except OSError as exc:
+        typer.echo(f"cannot bind {settings.host}:{settings.port}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    with contextlib.suppress(KeyboardInterrupt), port_socket:
+        Multiprocess(config, sockets=[port_socket]).run()

@@ -22,6 +22,7 @@ from recommender.models.base import fallback_rows
 from recommender.ranking.fast import rank_scores
 from recommender.ranking.rules import RankingRules
 from serving.exploration import explore
+from serving.kernels import offer_values, score_stats
 from serving.model_holder import LoadedModel
 from serving.reasons import reasons_for
 from serving.store_gateway import ClientState, StoreGateway
@@ -196,10 +197,18 @@ class Boosts:
             spread = _stats(scores).spread
         spread = spread if spread > 0 else 1.0
         climbing = ctx.attribute("loyalty_tier") in LOYALTY_TIERS[:-1]
-        boost = self.margin * _item_arrays(model).margin32
-        if climbing:
-            boost = boost + self.loyalty * model.price01
-        return (spread * boost).astype(np.float32, copy=False)
+        return (spread * self._unit(model, climbing)).astype(np.float32, copy=False)
+
+    def _unit(self, model: LoadedModel, climbing: bool) -> np.ndarray:
+        """The boost per unit of spread: it depends on the model and settings only (cached)."""
+        key = f"boosts:{self.margin!r}:{self.loyalty!r}:{climbing}"
+        unit: np.ndarray | None = model.cache.get(key)
+        if unit is None:
+            unit = self.margin * _item_arrays(model).margin32
+            if climbing:
+                unit = unit + self.loyalty * model.price01
+            model.cache[key] = unit
+        return unit
 
 
 @dataclass(frozen=True)
@@ -211,15 +220,7 @@ class _ScoreStats:
 
 def _stats(scores: np.ndarray) -> _ScoreStats:
     """Spread, mean and standard deviation of the finite scores (0 when there are none)."""
-    ok = np.isfinite(scores)
-    finite = scores if ok.all() else scores[ok]
-    if not len(finite):
-        return _ScoreStats(0.0, 0.0, 0.0)
-    wide = finite.astype(np.float64)
-    mean = float(np.add.reduce(wide)) / len(wide)
-    centred = wide - mean
-    std = float(np.sqrt(centred.dot(centred) / len(wide)))
-    return _ScoreStats(float(finite.max() - finite.min()), mean, std)
+    return _ScoreStats(*score_stats(scores))
 
 
 @dataclass(frozen=True)
@@ -306,14 +307,8 @@ def rank(
             boost if len(boost) else None,
         )
     arrays = _item_arrays(model)
-    # the probability proxy and expected value of the chosen few, vectorized
-    if stats.std > 0:
-        z = (scores[top].astype(np.float64) - stats.mean) / stats.std
-        z = np.minimum(np.maximum(z, -30.0), 30.0)
-    else:
-        z = np.zeros(len(top))
-    probabilities = 1.0 / (1.0 + np.exp(-z))
-    values = arrays.value64[top] * probabilities
+    # the probability proxy and expected value of the chosen few
+    probabilities, values = offer_values(scores, top, stats.mean, stats.std, arrays.value64)
     offers = []
     for item, total, probability, value in zip(
         top.tolist(), totals.tolist(), probabilities.tolist(), values.tolist(), strict=True

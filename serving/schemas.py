@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from typing import Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.domain import ItemKind, Segment
@@ -89,6 +89,7 @@ def recommendations_json(
 
     The values are already of the schema's types (str, bool, float, a valid kind), so there is
     nothing to validate; a non-finite score is written as ``null``, as pydantic writes it.
+    orjson writes UTF-8 unescaped and floats in their shortest form, as pydantic does too.
     """
     context = ranking.context
     body = {
@@ -104,15 +105,12 @@ def recommendations_json(
                 "item_id": o.item_id,
                 "kind": o.kind,
                 "score": o.score if math.isfinite(o.score) else None,
-                "reasons": list(o.reasons),
+                "reasons": o.reasons,  # a tuple: orjson writes it as an array
             }
             for o in ranking.offers
         ],
     }
-    return _encode(body).encode()
-
-
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    return orjson.dumps(body)
 
 
 class ClientFeatures(BaseModel):

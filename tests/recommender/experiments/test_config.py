@@ -87,3 +87,15 @@ def test_target_kind() -> None:
     assert target_kind("champion") == "alias"
     assert target_kind("12") == "version"
     assert target_kind("baseline:segment_popularity") == "baseline"
+
+
+def test_the_example_file_in_configs_loads() -> None:
+    from pathlib import Path
+
+    from recommender.experiments.config import load_experiments
+
+    example = Path(__file__).resolve().parents[3] / "configs" / "experiments.example.yaml"
+    experiments = load_experiments(example)
+    assert [e.name for e in experiments] == ["ease-vs-als-2026q4", "healthcare-tariffs"]
+    assert experiments[0].variants[2].target_kind == "baseline"
+    assert experiments[1].salt == "healthcare-tariffs"

@@ -57,7 +57,7 @@ def _manager_keys(managers: list[str]) -> str:
     return ",".join(f"{m}:key-{m}" for m in managers)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("browser-site")
     data = generate(SyntheticConfig(n_clients=400, seed=11))
@@ -107,7 +107,9 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-@pytest.fixture(scope="session")
+# package scope: Playwright's sync API keeps an event loop running in the main thread until
+# it stops, which would break asyncio.run() in the tests that come after this package.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

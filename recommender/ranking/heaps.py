@@ -2,8 +2,8 @@
 
 A heap's root is its worst entry: the lowest total, and among equal totals the highest item
 index (ties rank the lower index first). Several heaps share one array at ``base = h * capacity``
-so the kernels allocate once per request. The functions are plain jitted functions, which LLVM
-usually inlines into the kernels (see the note in ``kernels``).
+so a quota's heaps take one allocation per request. The functions are plain jitted functions,
+which LLVM usually inlines into the kernels (see the note in ``kernels``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ helper = njit(nogil=True, cache=True)
 
 
 @helper
-def _worse(score_a: np.float32, item_a: int, score_b: np.float32, item_b: int) -> bool:
+def worse(score_a: np.float32, item_a: int, score_b: np.float32, item_b: int) -> bool:
     """Whether (a) ranks after (b): lower total, or equal total and higher index."""
     return bool(score_a < score_b or (score_a == score_b and item_a > item_b))
 
@@ -27,7 +27,7 @@ def sift_up(scores: np.ndarray, items: np.ndarray, base: int, pos: int) -> None:
     while pos > 0:
         parent = (pos - 1) >> 1
         a, b = base + pos, base + parent
-        if not _worse(scores[a], items[a], scores[b], items[b]):
+        if not worse(scores[a], items[a], scores[b], items[b]):
             return
         scores[a], scores[b] = scores[b], scores[a]
         items[a], items[b] = items[b], items[a]
@@ -43,10 +43,10 @@ def sift_down(scores: np.ndarray, items: np.ndarray, base: int, size: int) -> No
         if child >= size:
             return
         c, r = base + child, base + child + 1
-        if child + 1 < size and _worse(scores[r], items[r], scores[c], items[c]):
+        if child + 1 < size and worse(scores[r], items[r], scores[c], items[c]):
             child, c = child + 1, r
         p = base + pos
-        if not _worse(scores[c], items[c], scores[p], items[p]):
+        if not worse(scores[c], items[c], scores[p], items[p]):
             return
         scores[p], scores[c] = scores[c], scores[p]
         items[p], items[c] = items[c], items[p]
@@ -61,36 +61,3 @@ def lowest_threshold(thresholds: np.ndarray, kind_ok: np.ndarray) -> np.float32:
         if kind_ok[h] and thresholds[h] < lowest:
             lowest = thresholds[h]
     return lowest
-
-
-@helper
-def drain(
-    heap_scores: np.ndarray,
-    heap_items: np.ndarray,
-    sizes: np.ndarray,
-    capacity: int,
-    k: int,
-    out_items: np.ndarray,
-    out_scores: np.ndarray,
-) -> int:
-    """Write the best k entries of all heaps, best first; returns how many were written."""
-    merged_scores = np.empty(heap_scores.shape[0], dtype=np.float32)
-    merged_items = np.empty(heap_scores.shape[0], dtype=np.int64)
-    count = 0
-    for h in range(sizes.shape[0]):
-        for e in range(h * capacity, h * capacity + sizes[h]):
-            # insertion sort, best first: there are at most n_kinds * k entries
-            s, it = heap_scores[e], heap_items[e]
-            pos = count
-            while pos > 0 and _worse(merged_scores[pos - 1], merged_items[pos - 1], s, it):
-                merged_scores[pos] = merged_scores[pos - 1]
-                merged_items[pos] = merged_items[pos - 1]
-                pos -= 1
-            merged_scores[pos] = s
-            merged_items[pos] = it
-            count += 1
-    taken = min(k, count)
-    for r in range(taken):
-        out_items[r] = merged_items[r]
-        out_scores[r] = merged_scores[r]
-    return taken

@@ -4,21 +4,26 @@ Semantics are those of ``reference.rank_reference``. Instead of sorting every ca
 kernels keep one bounded min-heap per offer kind (one heap in all when there is no quota):
 greedy quota selection over the sorted order takes exactly the first k items of the union of
 each kind's top ``min(max_per_kind, k)`` candidates, so those heaps hold every item that can be
-chosen. An item whose total does not beat its heap's worst entry is rejected by one comparison,
-before the per-item rule checks; this makes a pass O(n + h log k) for h heap insertions.
+chosen. One pass over the items, with a running threshold: an item costs a load of its score
+(or its dot product, computed four rows at a time in the same pass), the add of the boost when
+there is one and one comparison; only an item that beats the threshold (about k log(n/k) of
+them on typical scores) is checked against the rules and pushed. That makes a pass
+O(n + h log k) for h heap insertions.
 
 Items are scanned in increasing index order, so an item that only ties a heap's worst entry is
 worse than it (ties go to the lower index) and is rejected: a strict ``>`` is the tie rule.
 
-Request-specific exclusions come from the client's owned offers, which are few: the kernels sort
-them and test membership by binary search instead of building O(n) masks, and only for items
-that pass the threshold.
+No allocation on the common path: without a quota the heap lives in the caller's output arrays
+and is heap-sorted there at the end. The client's owned offers, which are few, are searched in
+place (linearly when few, by binary search when sorted); only a long unsorted list is sorted
+into a copy. A quota allocates its per-kind heaps.
 
 Arguments are few on purpose (each array argument costs the numba dispatcher type resolution
-and unboxing on every call, about 0.1 us each): the catalog comes as one int64 table with a row
-per item (columns ``ITEM_*``) plus the prerequisite indices, and the rules as one int64
-``params`` array (``PARAM_*``, then one allowed flag per kind code); ``prepared.KernelPlan``
-builds and caches them.
+and unboxing on every call, about 0.1 us each): the catalog comes as one small int32 table with
+a row per item (columns ``ITEM_*``, 16 bytes) plus a sentinel row, and the prerequisite
+indices; the rules as one int64 ``params`` array (``PARAM_*``, then one allowed flag per kind
+code); ``prepared.KernelPlan`` builds and caches them. Only items that beat the threshold read
+the table.
 """
 
 from __future__ import annotations
@@ -26,15 +31,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recommender.ranking.heaps import INF, drain, helper, lowest_threshold, sift_down, sift_up
+from recommender.ranking.heaps import INF, helper, lowest_threshold, sift_down, sift_up, worse
 
-# columns of the per-item table
+# columns of the per-item int32 table; it has one more row than there are items, whose
+# ITEM_PREREQ_START closes the last item's prerequisites (a CSR pointer spread over the rows)
 ITEM_KIND = 0  # kind code
 ITEM_ELIGIBILITY = 1  # eligibility bits
 ITEM_TARIFF_FAMILY = 2  # family of a tariff, -1 for anything else (one-tariff-per-family rule)
-ITEM_PREREQ_START = 3  # prerequisites: prereq_indices[start:end]
-ITEM_PREREQ_END = 4
-N_ITEM_COLUMNS = 5
+ITEM_PREREQ_START = 3  # prerequisites: prereq_indices[start : next row's start]
+N_ITEM_COLUMNS = 4
 
 # entries of ``params``
 PARAM_K = 0
@@ -47,6 +52,9 @@ PARAM_KIND_OK = 6  # then one allowed flag per kind code, to the end of the arra
 
 #: Items whose dot products are computed at a time, into a buffer that stays in L1.
 DOT_BLOCK = 256
+
+#: Owned offers up to this many are searched linearly when they are not sorted.
+LINEAR_OWNED = 16
 
 # Helpers (here and in ``heaps``) are plain jitted functions, which LLVM inlines. Not numba's
 # ``inline="always"``: inlining at the numba level turns the helper's array parameters into
@@ -90,60 +98,110 @@ def dot_rows(
 
 
 @helper
-def _contains(sorted_values: np.ndarray, value: int) -> bool:
-    """Binary search in a small sorted array."""
-    lo, hi = 0, sorted_values.shape[0]
+def _contains(values: np.ndarray, value: int, ordered: bool) -> bool:
+    """Whether ``value`` is in ``values``: binary search when ``ordered``, else a scan."""
+    if not ordered:
+        for t in range(values.shape[0]):  # noqa: SIM110 (no generators in numba)
+            if values[t] == value:
+                return True
+        return False
+    lo, hi = 0, values.shape[0]
     while lo < hi:
         mid = (lo + hi) >> 1
-        if sorted_values[mid] < value:
+        if values[mid] < value:
             lo = mid + 1
         else:
             hi = mid
-    return bool(lo < sorted_values.shape[0] and sorted_values[lo] == value)
+    return bool(lo < values.shape[0] and values[lo] == value)
 
 
 @helper
-def _insert_sorted(values: np.ndarray, count: int, value: int) -> None:
-    """Insert into the sorted ``values[:count]`` (insertion sort: numba's np.sort costs far
-    more than this on the handful of offers a client owns)."""
-    pos = count
-    while pos > 0 and values[pos - 1] > value:
-        values[pos] = values[pos - 1]
-        pos -= 1
-    values[pos] = value
-
-
-@helper
-def _sorted_owned_and_families(
-    owned: np.ndarray, items: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The owned indices sorted (after checking them: nothing downstream bounds-checks), and
-    the sorted families of the tariffs among them (the one-per-family rule); one allocation."""
-    n_owned = owned.shape[0]
-    work = np.empty(2 * n_owned, dtype=np.int64)
-    owned_sorted, held = work[:n_owned], work[n_owned:]
-    n_items, count = items.shape[0], 0
-    for t in range(n_owned):
+def _owned_ordered(owned: np.ndarray, n_items: int) -> bool:
+    """Range-check the owned indices (nothing downstream bounds-checks); whether sorted."""
+    ordered, previous = True, -1
+    for t in range(owned.shape[0]):
         item = owned[t]
         if item < 0 or item >= n_items:
             raise IndexError("owned item index out of range for the catalog")
-        _insert_sorted(owned_sorted, t, item)
-        family = items[item, ITEM_TARIFF_FAMILY]
+        if item < previous:
+            ordered = False
+        previous = item
+    return ordered
+
+
+@helper
+def _held_families(owned: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Sorted families of the tariffs among ``owned`` (for long owned lists only)."""
+    held = np.empty(owned.shape[0], dtype=np.int64)
+    count = 0
+    for t in range(owned.shape[0]):
+        family = items[owned[t], ITEM_TARIFF_FAMILY]
         if family >= 0:
-            _insert_sorted(held, count, family)
+            held[count] = family
             count += 1
-    return owned_sorted, held[:count]
+    return np.sort(held[:count])
+
+
+@helper
+def _family_held(
+    family: int, owned: np.ndarray, items: np.ndarray, held: np.ndarray, use_held: bool
+) -> bool:
+    """Whether the client owns a tariff of ``family``."""
+    if use_held:
+        return _contains(held, family, True)
+    for t in range(owned.shape[0]):  # noqa: SIM110 (no generators in numba)
+        if items[owned[t], ITEM_TARIFF_FAMILY] == family:
+            return True
+    return False
 
 
 @helper
 def _prerequisites_owned(
-    prereq_indices: np.ndarray, start: int, end: int, owned_sorted: np.ndarray
+    prereq_indices: np.ndarray, start: int, end: int, owned: np.ndarray, ordered: bool
 ) -> bool:
     """Whether the client owns every prerequisite ``prereq_indices[start:end]``."""
     for j in range(start, end):  # noqa: SIM110 (no generators in numba)
-        if not _contains(owned_sorted, prereq_indices[j]):
+        if not _contains(owned, prereq_indices[j], ordered):
             return False
     return True
+
+
+@helper
+def _heapsort(heap_scores: np.ndarray, heap_items: np.ndarray, size: int) -> None:
+    """Sort a min-heap (worst entry at the root) in place, best first."""
+    for end in range(size - 1, 0, -1):
+        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
+        heap_items[0], heap_items[end] = heap_items[end], heap_items[0]
+        sift_down(heap_scores, heap_items, 0, end)
+
+
+@helper
+def _merge(
+    heap_scores: np.ndarray,
+    heap_items: np.ndarray,
+    sizes: np.ndarray,
+    capacity: int,
+    k: int,
+    out_items: np.ndarray,
+    out_scores: np.ndarray,
+) -> int:
+    """The best k entries of all per-kind heaps into ``out_*``, best first; returns how many."""
+    count = 0
+    for h in range(sizes.shape[0]):
+        for e in range(h * capacity, h * capacity + sizes[h]):
+            s, it = heap_scores[e], heap_items[e]
+            if count == k and not worse(out_scores[k - 1], out_items[k - 1], s, it):
+                continue
+            # insertion into the bounded best-first list
+            pos = min(count, k - 1)
+            while pos > 0 and worse(out_scores[pos - 1], out_items[pos - 1], s, it):
+                out_scores[pos] = out_scores[pos - 1]
+                out_items[pos] = out_items[pos - 1]
+                pos -= 1
+            out_scores[pos] = s
+            out_items[pos] = it
+            count = min(count + 1, k)
+    return count
 
 
 @njit(nogil=True, cache=True)
@@ -165,76 +223,123 @@ def _select(
 
     ``boost`` is empty for none. Returns the number of items written.
     """
-    n_items = items.shape[0]
+    n_items = items.shape[0] - 1
     k, max_per_kind = params[PARAM_K], params[PARAM_MAX_PER_KIND]
     exclude_owned = params[PARAM_EXCLUDE_OWNED] != 0
     check_prerequisites = params[PARAM_CHECK_PREREQUISITES] != 0
     one_tariff_per_family = params[PARAM_ONE_TARIFF_PER_FAMILY] != 0
     kind_ok = params[PARAM_KIND_OK:]
-    owned_sorted, held = _sorted_owned_and_families(owned, items)
+    has_boost = boost.shape[0] > 0
+    # the owned offers, searched in place unless a long unsorted list
+    ordered = _owned_ordered(owned, n_items)
+    lookup = owned
+    if not ordered and owned.shape[0] > LINEAR_OWNED:
+        lookup, ordered = np.sort(owned), True
+    use_held = one_tariff_per_family and owned.shape[0] > LINEAR_OWNED
+    held = _held_families(owned, items) if use_held else owned
+    # heaps: without a quota, one heap in the output arrays (no allocation); with one, a heap
+    # per kind, and what a total must beat to enter each: -inf until full, then its root
     quota = max_per_kind > 0
     n_heaps = kind_ok.shape[0] if quota else 1
     capacity = min(max_per_kind, k) if quota else k
-    heap_scores = np.empty(n_heaps * capacity, dtype=np.float32)
-    heap_items = np.empty(n_heaps * capacity, dtype=np.int64)
-    sizes = np.zeros(n_heaps, dtype=np.int64)
-    # what a total must beat to enter each heap: -inf until the heap is full, then its root;
-    # ``floor`` is the lowest over heaps that can fill, kept in a register for the hot test
-    thresholds = np.full(n_heaps, -INF, dtype=np.float32)
+    if quota:
+        heap_scores = np.empty(n_heaps * (capacity + 1), dtype=np.float32)
+        heap_items = np.zeros(n_heaps * (capacity + 1), dtype=np.int64)
+        thresholds = heap_scores[n_heaps * capacity :]
+        thresholds[:] = -INF
+        sizes = heap_items[n_heaps * capacity :]
+    else:
+        heap_scores, heap_items = out_scores, out_items
+        thresholds, sizes = out_scores[:0], out_items[:0]
+    size = 0  # of the single heap
+    # ``floor``: the lowest threshold over heaps that can fill, kept in a register
     floor = -INF
-    has_boost = boost.shape[0] > 0
-    # totals[item - offset]: the scores in one pass, or blocks of fused dot products
+    # totals[item - offset]: the scores in one pass, or blocks of fused dot products (the one
+    # allocation of the factor path: a buffer that stays in L1)
     step = DOT_BLOCK if use_factors else max(n_items, 1)
-    block = np.empty(min(step, n_items) if use_factors else 0, dtype=np.float32)
-    totals, offset = scores, 0
+    totals = np.empty(min(step, n_items), dtype=np.float32) if use_factors else scores
+    offset = 0
     for start in range(0, n_items, step):
         stop = min(start + step, n_items)
         if use_factors:
-            dot_rows(factors, vector, start, stop, block)
-            totals, offset = block, start
-        for item in range(start, stop):
-            total = totals[item - offset]
+            dot_rows(factors, vector, start, stop, totals)
+            offset = start
+        item = start
+        while True:
+            # the hot loop: skip to the next item whose total beats the floor (NaN and -inf
+            # never do); nothing else lives in it, so it stays in registers
             if has_boost:
-                total += boost[item]
-            # NaN and -inf fail the first test; +inf is not finite either
-            if not total > floor or total == INF:
+                while item < stop and not totals[item - offset] + boost[item] > floor:
+                    item += 1
+            else:
+                while item < stop and not totals[item - offset] > floor:
+                    item += 1
+            if item >= stop:
+                break
+            candidate = item
+            item += 1
+            total = totals[candidate - offset]
+            if has_boost:
+                total += boost[candidate]
+            if total == INF:  # not finite either
                 continue
-            kind = items[item, ITEM_KIND]
+            kind = items[candidate, ITEM_KIND]
             heap = kind if quota else 0
-            if not total > thresholds[heap]:
+            if quota and not total > thresholds[heap]:
                 continue
             # the rules of candidate_mask; the helpers with loops are calls LLVM may keep out
             # of line, so they are made only when there is something to search
-            if not kind_ok[kind] or (items[item, ITEM_ELIGIBILITY] & bits) != bits:
+            if not kind_ok[kind] or (items[candidate, ITEM_ELIGIBILITY] & bits) != bits:
                 continue
-            if exclude_owned and _contains(owned_sorted, item):
+            if exclude_owned and _contains(lookup, candidate, ordered):
                 continue
-            first, last = items[item, ITEM_PREREQ_START], items[item, ITEM_PREREQ_END]
+            if check_prerequisites:
+                first = items[candidate, ITEM_PREREQ_START]
+                last = items[candidate + 1, ITEM_PREREQ_START]
+                if first < last and not _prerequisites_owned(
+                    prereq_indices, first, last, lookup, ordered
+                ):
+                    continue
+            family = items[candidate, ITEM_TARIFF_FAMILY]
             if (
-                check_prerequisites
-                and first < last
-                and not _prerequisites_owned(prereq_indices, first, last, owned_sorted)
+                one_tariff_per_family
+                and family >= 0
+                and _family_held(family, owned, items, held, use_held)
             ):
                 continue
-            family = items[item, ITEM_TARIFF_FAMILY]
-            if one_tariff_per_family and family >= 0 and _contains(held, family):
+            if not quota:
+                if size < capacity:
+                    heap_scores[size] = total
+                    heap_items[size] = candidate
+                    sift_up(heap_scores, heap_items, 0, size)
+                    size += 1
+                    if size == capacity:
+                        floor = heap_scores[0]
+                else:
+                    heap_scores[0] = total
+                    heap_items[0] = candidate
+                    sift_down(heap_scores, heap_items, 0, size)
+                    floor = heap_scores[0]
                 continue
-            base, size = heap * capacity, sizes[heap]
-            if size < capacity:
-                heap_scores[base + size] = total
-                heap_items[base + size] = item
-                sift_up(heap_scores, heap_items, base, size)
-                sizes[heap] = size + 1
-                if size + 1 == capacity:
+            base, filled = heap * capacity, sizes[heap]
+            if filled < capacity:
+                heap_scores[base + filled] = total
+                heap_items[base + filled] = candidate
+                sift_up(heap_scores, heap_items, base, filled)
+                sizes[heap] = filled + 1
+                if filled + 1 == capacity:
                     thresholds[heap] = heap_scores[base]
-                    floor = lowest_threshold(thresholds, kind_ok) if quota else thresholds[0]
+                    floor = lowest_threshold(thresholds, kind_ok)
             else:
                 heap_scores[base] = total
-                heap_items[base] = item
-                sift_down(heap_scores, heap_items, base, size)
+                heap_items[base] = candidate
+                sift_down(heap_scores, heap_items, base, filled)
                 thresholds[heap] = heap_scores[base]
-                floor = lowest_threshold(thresholds, kind_ok) if quota else thresholds[0]
-    return drain(heap_scores, heap_items, sizes, capacity, k, out_items, out_scores)
+                floor = lowest_threshold(thresholds, kind_ok)
+    if not quota:
+        _heapsort(heap_scores, heap_items, size)
+        return size
+    return _merge(heap_scores, heap_items, sizes, capacity, k, out_items, out_scores)
 
 
 @njit(nogil=True, cache=True)
@@ -257,15 +362,14 @@ def select_rows(
     BLAS product between blocks already uses every core, and a parallel region here made its
     threads and BLAS's spin against each other (6x slower than sequential on 2 cores).
     """
-    empty = np.empty((0, 0), dtype=np.float32)
-    no_vector = np.empty(0, dtype=np.float32)
     for r in range(block_scores.shape[0]):
         client = row_offset + r
         owned = owned_indices[owned_indptr[client] : owned_indptr[client + 1]]
+        row = block_scores[r]
         _select(
-            block_scores[r],
-            no_vector,
-            empty,
+            row,
+            row,
+            block_scores,
             False,
             boost,
             owned,
@@ -293,12 +397,13 @@ def select_scores(
     totals, best first, into ``out_*``; returns how many were written.
 
     The caller allocates the outputs: numpy's allocation costs less than turning arrays
-    allocated here into Python objects on return.
+    allocated here into Python objects on return. (``scores`` also fills the unused factor
+    arguments: no placeholder arrays to allocate.)
     """
     return _select(
         scores,
-        np.empty(0, dtype=np.float32),
-        np.empty((0, 0), dtype=np.float32),
+        scores,
+        scores.reshape((1, scores.shape[0])),
         False,
         boost,
         owned,
@@ -325,7 +430,7 @@ def select_factors(
 ) -> int:
     """Single client, fused ``factors @ vector`` + rules + top-k; as ``select_scores``."""
     return _select(
-        np.empty(0, dtype=np.float32),
+        vector,
         vector,
         factors,
         True,

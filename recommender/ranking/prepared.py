@@ -1,11 +1,11 @@
 """Turn a catalog, a segment and ``RankingRules`` into the few arrays the kernels take.
 
-The catalog part (a per-item table and the prerequisite indices, see ``kernels.ITEM_*``) is
-checked and built once per ``CatalogArrays`` object (cached weakly, so a reloaded model's
-catalog is prepared afresh and the old one can be collected); the rules part is one small int64
-array per distinct (rules, segment). ``kernel_plan`` puts both together behind a cache keyed by
-the catalog's identity, the segment and the rules, so what remains per request is a dictionary
-look-up and O(owned) work.
+The catalog part (a compact int32 per-item table and the prerequisite indices, see
+``kernels.ITEM_*``) is checked and built once per ``CatalogArrays`` object (cached weakly, so a
+reloaded model's catalog is prepared afresh and the old one can be collected); the rules part is
+one small int64 array per distinct (rules, segment). ``kernel_plan`` puts both together behind
+a cache keyed by the catalog's identity, the segment and the rules, so what remains per request
+is a dictionary look-up and O(owned) work.
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ _ANY_SEGMENT = ELIGIBLE_B2B | ELIGIBLE_B2G
 class KernelCatalog(NamedTuple):
     """The catalog in the layout the kernels are compiled for."""
 
-    items: np.ndarray  # int64 (n_items, kernels.N_ITEM_COLUMNS)
+    items: np.ndarray  # int32 (n_items + 1, kernels.N_ITEM_COLUMNS): the last row a sentinel
     prereq_indices: np.ndarray  # int64
     kind_names: tuple[str, ...]
 
     @property
     def n_items(self) -> int:
-        return int(self.items.shape[0])
+        return int(self.items.shape[0]) - 1
 
 
 class KernelPlan(NamedTuple):
     """What a single-client kernel call needs from (catalog, segment, rules)."""
 
-    items: np.ndarray  # int64 (n_items, kernels.N_ITEM_COLUMNS), shared with KernelCatalog
+    items: np.ndarray  # int32 (n_items + 1, kernels.N_ITEM_COLUMNS), shared with KernelCatalog
     prereq_indices: np.ndarray  # int64
     params: np.ndarray  # int64, kernels.PARAM_*
     n_items: int
@@ -80,14 +80,17 @@ def _prepare_catalog(catalog: CatalogArrays) -> KernelCatalog:
         len(indices) and (indices.min() < 0 or indices.max() >= n_items)
     ):
         raise ValueError("catalog.prereq_indices: length or item indices out of range")
-    items = np.empty((n_items, kernels.N_ITEM_COLUMNS), dtype=np.int64)
-    items[:, kernels.ITEM_KIND] = kind
-    items[:, kernels.ITEM_ELIGIBILITY] = eligibility
-    items[:, kernels.ITEM_TARIFF_FAMILY] = np.where(
+    if len(catalog.kind_names) > np.iinfo(np.int32).max or len(indices) > np.iinfo(np.int32).max:
+        raise ValueError("catalog: too many kinds or prerequisites for the kernels' int32 table")
+    # one 16-byte row per item, plus a sentinel row that closes the last prerequisite range
+    items = np.zeros((n_items + 1, kernels.N_ITEM_COLUMNS), dtype=np.int32)
+    items[:n_items, kernels.ITEM_KIND] = kind
+    items[:n_items, kernels.ITEM_ELIGIBILITY] = eligibility
+    items[:n_items, kernels.ITEM_TARIFF_FAMILY] = np.where(
         (kind == TARIFF_CODE) & (family >= 0), family, -1
     )
-    items[:, kernels.ITEM_PREREQ_START] = indptr[:-1]
-    items[:, kernels.ITEM_PREREQ_END] = indptr[1:]
+    items[n_items, kernels.ITEM_TARIFF_FAMILY] = -1
+    items[:, kernels.ITEM_PREREQ_START] = indptr
     return KernelCatalog(items=items, prereq_indices=indices, kind_names=tuple(catalog.kind_names))
 
 

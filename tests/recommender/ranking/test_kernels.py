@@ -319,3 +319,61 @@ def test_plans_are_cached_per_catalog_segment_and_rules() -> None:
         catalog = make_catalog([ADDON] * size, [-1] * size, [3] * size, [[]] * size)
         assert kernel_plan(catalog, "B2B", rules).n_items == size
         del catalog
+
+
+@PROPERTY
+@given(requests(), st.data())
+def test_long_and_unsorted_owned_lists_match_the_reference(
+    request: Request, data: st.DataObject
+) -> None:
+    # past kernels.LINEAR_OWNED the kernels sort a copy of the owned offers and of the families
+    # they hold; below it they search the list as given, sorted or not, duplicates included
+    n = request.n
+    owned = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=40)), dtype=np.int64)
+    if data.draw(st.booleans()):
+        owned = np.sort(owned)
+    scores = np.array(
+        data.draw(st.lists(st.sampled_from(SCORE_VALUES), min_size=n, max_size=n)), dtype=np.float32
+    )
+    args = (owned, request.catalog, request.segment, request.rules, _boost(request))
+    assert_same(rank_scores(scores, *args), rank_reference(scores, *args))
+    factors = np.array(
+        data.draw(st.lists(st.sampled_from(FACTOR_VALUES), min_size=2 * n, max_size=2 * n)),
+        dtype=np.float32,
+    ).reshape(n, 2)
+    vector = np.array([0.5, -1.0], dtype=np.float32)
+    assert_same(rank_factors(vector, factors, *args), rank_reference(factors @ vector, *args))
+    items, totals = rank_batch(
+        vector[None, :],
+        factors,
+        np.array([0, len(owned)]),
+        owned,
+        request.catalog,
+        [request.segment],
+        request.rules,
+        _boost(request),
+    )
+    want = rank_reference(factors @ vector, *args)
+    assert_same((items[0, : len(want[0])], totals[0, : len(want[0])]), want)
+
+
+def test_a_catalog_longer_than_a_dot_block_with_a_quota() -> None:
+    rng = np.random.default_rng(7)
+    n = 700  # three blocks of dot products, the last one partial
+    catalog = make_catalog(
+        kind=rng.integers(0, 3, n).tolist(),
+        family=rng.integers(-1, 20, n).tolist(),
+        eligibility=rng.integers(1, 4, n).tolist(),
+        prerequisites=[
+            rng.choice(n, 2, replace=False).tolist() if i % 7 == 0 else [] for i in range(n)
+        ],
+    )
+    # exact sums (as in the property tests): the fused dot products may round differently
+    factors = rng.choice(FACTOR_VALUES, (n, 5)).astype(np.float32)
+    vector = rng.choice(FACTOR_VALUES, 5).astype(np.float32)
+    owned = rng.choice(n, 30, replace=False)
+    boost = rng.choice([0.0, 0.5, 1.0], n).astype(np.float32)
+    for rules in (RankingRules(k=25), RankingRules(k=25, max_per_kind=4)):
+        for extra in (None, boost):
+            want = rank_reference(factors @ vector, owned, catalog, "B2G", rules, extra)
+            assert_same(rank_factors(vector, factors, owned, catalog, "B2G", rules, extra), want)

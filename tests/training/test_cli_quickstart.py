@@ -1,8 +1,10 @@
 """The README's main job, end to end on embedded defaults (without the blocking server)."""
 
+import contextlib
 import stat
 from pathlib import Path
 
+import redis
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -36,7 +38,11 @@ def test_quickstart_builds_stores_and_registers_champion(tmp_path: Path, monkeyp
 
     store = open_store(OnlineStoreSettings(data_dir=tmp_path))
     first = str(clients["client_id"].iloc[0])
-    assert store.get_profiles([first])[first].value is not None
+    try:
+        assert store.get_profiles([first])[first].value is not None
+    finally:  # stop the embedded server the quickstart started, rather than leak it
+        with contextlib.suppress(redis.ConnectionError):
+            store.redis.shutdown(nosave=True)
 
     tracking = resolve(tmp_path)
     aliases = MlflowClient(tracking.tracking_uri).get_registered_model(DEFAULT_MODEL_NAME).aliases

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from feature_store.errors import OfflineStoreEmptyError, OfflineStoreError, OfflineTableMissingError
 from recommender import paths
+from recommender.atomic import atomic_write_bytes
 from recommender.dataset import DEFAULT_CLIENT_FEATURES, DEFAULT_ITEM_FEATURES, Dataset
 from recommender.domain import INTERACTION_COLUMNS, OWNING_EVENTS, RELEASING_EVENTS
 from recommender.feedback import FeedbackConfig
@@ -41,13 +42,8 @@ TimeBound = datetime | pd.Timestamp | str | None
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temp file in the same folder, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically (``recommender.atomic``)."""
+    atomic_write_bytes(path, data)
 
 
 def _lists_back(frame: pd.DataFrame) -> pd.DataFrame:

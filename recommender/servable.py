@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from recommender.atomic import atomic_output, atomic_write_bytes
 
 FORMAT_VERSION = 1
 ScoringMode = Literal["factors", "item_item", "popularity"]
@@ -215,15 +216,10 @@ def _sha256(path: Path) -> str:
 
 
 def _atomic_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_output(path) as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
     return path
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, text.encode())

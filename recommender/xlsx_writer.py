@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
+
+from recommender.atomic import atomic_output
 
 #: Rows per chunk of sheet XML (bounds memory: a chunk is at most a few tens of MiB).
 CHUNK_ROWS = 10_000
@@ -356,16 +356,6 @@ def write_xlsx(
 def write_xlsx_file(
     frame: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sheet1"
 ) -> None:
-    """Write ``frame`` to ``path`` atomically: a temporary file in its folder, fsync, rename."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write_xlsx(frame, stream, sheet)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``frame`` to ``path`` atomically (``recommender.atomic``)."""
+    with atomic_output(path) as stream:
+        write_xlsx(frame, stream, sheet)

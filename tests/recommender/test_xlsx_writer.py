@@ -57,8 +57,8 @@ def _expected(value: object) -> object:
     """What a cell should read back as: NaN, infinities, None and "" are empty cells."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value == "":
         return None
-    if isinstance(value, str):
-        return clean_text(value)
+    if isinstance(value, str):  # text that is empty once control characters go: empty cell
+        return clean_text(value) or None
     if isinstance(value, np.bool_ | bool):
         return bool(value)
     return value.item() if isinstance(value, np.generic) else value

@@ -9,7 +9,6 @@ a reader never sees half an export.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, get_args
 
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from feature_store.offline import OfflineStore
+from recommender.atomic import atomic_output
 from recommender.feedback import owned_pairs
 from recommender.nbo import Portfolio, compute_nbo
 from recommender.nbo_table import ExportFormat, nbo_frame, write_table
@@ -32,18 +32,9 @@ console = Console(stderr=True)
 
 
 def atomic_write(frame: pd.DataFrame, fmt: ExportFormat, out: Path) -> None:
-    """Write to a temporary file in ``out``'s folder, fsync, then rename over ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write_table(frame, fmt, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the export so that ``out`` is either the old file or the whole new one."""
+    with atomic_output(out) as stream:
+        write_table(frame, fmt, stream)
 
 
 def load_portfolio(offline: OfflineStore, manager: str | None) -> tuple[pd.DataFrame, ...]:

@@ -24,20 +24,18 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from recommender.domain import ItemKind
+from serving.answer import rank_and_log
 from serving.deps import (
     K_CEILING,
     ApiKeyDep,
     ExplainQuery,
     KindQuery,
     KQuery,
-    boosts,
     current_model,
-    exploration,
     ranking_rules,
 )
 from serving.experiments import FALLBACK_VARIANT, Arm, LiveExperiments
-from serving.exposures import log_answer
-from serving.recommend import UnknownClientError, context_of, namer, rank
+from serving.recommend import UnknownClientError, context_of, namer
 from serving.schemas import ErrorBody, RecommendationsOut, recommendations_json
 from serving.security import KeyRing, forbid_client
 from serving.store_gateway import StoreGateway
@@ -100,25 +98,7 @@ async def answer(
         request.scope["state"]["model_version"] = model.label
     name_of = await _read(store, namer, model, store, ctx.owned.tolist()) if explain else None
     request_id = str(request.scope["state"]["request_id"])
-    ranking = rank(
-        model,
-        ctx,
-        rules,
-        boosts(settings),
-        name_of,
-        baseline_rows=arm.baseline_rows,
-        exploration=exploration(settings, request_id),
-    )
-    log_answer(
-        state.exposures,
-        settings.log_all_exposures,
-        client_id,
-        request_id,
-        arm.experiment,
-        arm.variant,
-        [offer.item_id for offer in ranking.offers],
-        ranking.propensities,
-    )
+    ranking = rank_and_log(state, settings, arm, ctx, rules, name_of, client_id, request_id)
     body = recommendations_json(ranking, request_id, model.label, arm.experiment, arm.variant)
     return Response(body, media_type="application/json")
 

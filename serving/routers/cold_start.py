@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from serving.answer import rank_and_log
 from serving.deps import (
     CabinetDep,
     ModelDep,
     RequestIdDep,
     SettingsDep,
     StoreDep,
-    boosts,
-    exploration,
     ranking_rules,
 )
 from serving.experiments import LiveExperiments
-from serving.exposures import log_answer
-from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices, rank
+from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices
 from serving.schemas import ColdStartIn, ErrorBody, RecommendationsOut
 
 router = APIRouter(prefix="/v1", tags=["client cabinet"])
@@ -58,23 +56,5 @@ def cold_start_recommendations(
         body.client_id, None, owned_indices(model, body.owned), profile, degraded=False
     )
     name_of = namer(model, store, ctx.owned.tolist()) if body.explain else None
-    ranking = rank(
-        model,
-        ctx,
-        rules,
-        boosts(settings),
-        name_of,
-        baseline_rows=arm.baseline_rows,
-        exploration=exploration(settings, request_id),
-    )
-    log_answer(
-        state.exposures,
-        settings.log_all_exposures,
-        body.client_id,
-        request_id,
-        arm.experiment,
-        arm.variant,
-        [offer.item_id for offer in ranking.offers],
-        ranking.propensities,
-    )
+    ranking = rank_and_log(state, settings, arm, ctx, rules, name_of, body.client_id, request_id)
     return RecommendationsOut.of(ranking, request_id, model.label, arm.experiment, arm.variant)

@@ -37,6 +37,9 @@ ENV RECSYS_DATA_DIR=/data \
 RUN mkdir -p /data && chown 10001:10001 /data
 USER 10001
 WORKDIR /home/recsys
+# Compile the ranking kernels into numba's cache now, so a container does not spend its start
+# compiling them (a CPU other than the build machine's misses the cache and compiles once).
+RUN python -c "from recommender.ranking import warm_up; warm_up()"
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

@@ -1,9 +1,13 @@
 """Single-client ranking on the numba kernels: the request path of the client cabinet.
 
 Same arguments and results as ``rank_reference``. Everything derived from the catalog, segment
-and rules is cached (``prepared.kernel_plan``), inputs already in the kernels' dtype and layout
-are passed without copies, and the kernels take few arguments, so a call costs little beyond
-the kernel itself. The kernels release the GIL, so request threads rank in parallel.
+and rules is cached (``prepared.kernel_plan``). The inputs go to the kernels untouched: the
+kernels are compiled for float32 / int64, C-contiguous, writable arrays (what a
+``ServableModel`` holds) and raise TypeError for anything else, which is then converted once
+and retried; shapes are checked inside the kernels, where it costs nothing, and a mismatch
+comes back as a code that becomes a ValueError naming the input here. So a call costs little
+beyond the kernel: a plan look-up, two output allocations and numba's dispatch. The kernels
+release the GIL, so request threads rank in parallel.
 """
 
 from __future__ import annotations
@@ -11,9 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.ranking import kernels
-from recommender.ranking.prepared import boost_array, float32_array, kernel_plan, owned_array
+from recommender.ranking.prepared import (
+    NO_BOOST,
+    boost_array,
+    float32_array,
+    kernel_plan,
+    owned_array,
+)
 from recommender.ranking.rules import RankingRules
 from recommender.servable import CatalogArrays
+
+# dtype objects: np.empty(k, dtype) parses these faster than dtype= keywords of types
+_INT64, _FLOAT32 = np.dtype(np.int64), np.dtype(np.float32)
 
 
 def rank_scores(
@@ -26,21 +39,35 @@ def rank_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item indices (int64) and boosted float32 totals for precomputed scores."""
     plan = kernel_plan(catalog, segment, rules)
-    values = float32_array(scores, 1)
-    if values.shape[0] != plan.n_items:
-        raise ValueError(f"scores has {values.shape[0]} values for {plan.n_items} items")
-    out_items, out_scores = np.empty(rules.k, dtype=np.int64), np.empty(rules.k, dtype=np.float32)
-    taken = kernels.select_scores(
-        values,
-        boost_array(boost, plan.n_items),
-        owned_array(owned),
-        plan.items,
-        plan.prereq_indices,
-        plan.params,
-        out_items,
-        out_scores,
-    )
-    return _first(taken, out_items, out_scores)
+    k = rules.k
+    out_items, out_scores = np.empty(k, _INT64), np.empty(k, _FLOAT32)
+    try:
+        taken = kernels.select_scores(
+            scores,
+            NO_BOOST if boost is None else boost,
+            owned,
+            plan.items,
+            plan.prereq_indices,
+            plan.params,
+            out_items,
+            out_scores,
+        )
+    except TypeError:  # not the compiled dtypes and layouts: convert, then the same call
+        taken = kernels.select_scores(
+            float32_array(scores, 1),
+            boost_array(boost, plan.n_items),
+            owned_array(owned),
+            plan.items,
+            plan.prereq_indices,
+            plan.params,
+            out_items,
+            out_scores,
+        )
+    if taken == k:
+        return out_items, out_scores
+    if taken < 0:
+        raise _bad_input(taken, plan.n_items, np.shape(scores), (), boost)
+    return out_items[:taken], out_scores[:taken]
 
 
 def rank_factors(
@@ -58,30 +85,62 @@ def rank_factors(
     anything else is converted, which costs a copy per call.
     """
     plan = kernel_plan(catalog, segment, rules)
-    factors = float32_array(item_factors, 2)
-    vector = float32_array(client_vector, 1)
-    if factors.shape != (plan.n_items, vector.shape[0]):
-        raise ValueError(
-            f"item_factors shape {factors.shape} does not match {plan.n_items} items "
-            f"x {vector.shape[0]} factors"
+    k = rules.k
+    out_items, out_scores = np.empty(k, _INT64), np.empty(k, _FLOAT32)
+    try:
+        taken = kernels.select_factors(
+            client_vector,
+            item_factors,
+            NO_BOOST if boost is None else boost,
+            owned,
+            plan.items,
+            plan.prereq_indices,
+            plan.params,
+            out_items,
+            out_scores,
         )
-    out_items, out_scores = np.empty(rules.k, dtype=np.int64), np.empty(rules.k, dtype=np.float32)
-    taken = kernels.select_factors(
-        vector,
-        factors,
-        boost_array(boost, plan.n_items),
-        owned_array(owned),
-        plan.items,
-        plan.prereq_indices,
-        plan.params,
-        out_items,
-        out_scores,
-    )
-    return _first(taken, out_items, out_scores)
+    except TypeError:  # not the compiled dtypes and layouts: convert, then the same call
+        taken = kernels.select_factors(
+            float32_array(client_vector, 1),
+            float32_array(item_factors, 2),
+            boost_array(boost, plan.n_items),
+            owned_array(owned),
+            plan.items,
+            plan.prereq_indices,
+            plan.params,
+            out_items,
+            out_scores,
+        )
+    if taken == k:
+        return out_items, out_scores
+    if taken < 0:
+        shape = np.shape(item_factors)
+        raise _bad_input(taken, plan.n_items, shape, np.shape(client_vector), boost)
+    return out_items[:taken], out_scores[:taken]
 
 
-def _first(taken: int, items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``taken`` items written (all of them in the common case: no slicing then)."""
-    if taken == items.shape[0]:
-        return items, scores
-    return items[:taken], scores[:taken]
+def _bad_input(
+    code: int,
+    n_items: int,
+    rows_shape: tuple[int, ...],
+    vector_shape: tuple[int, ...],
+    boost: np.ndarray | None,
+) -> ValueError:
+    """The error for a kernel's ``BAD_*`` code, naming the input and the sizes."""
+    factors = len(rows_shape) == 2
+    if code == kernels.BAD_SCORES and factors:
+        return ValueError(f"item_factors has {rows_shape[0]} rows for {n_items} items")
+    if code == kernels.BAD_SCORES:
+        return ValueError(
+            f"scores has {rows_shape[0] if rows_shape else 1} values for {n_items} items"
+        )
+    if code == kernels.BAD_VECTOR:
+        return ValueError(
+            f"client vector shape {vector_shape} does not match item_factors' "
+            f"{rows_shape[1]} factors"
+        )
+    if code == kernels.BAD_BOOST:
+        return ValueError(
+            f"boost has {0 if boost is None else np.size(boost)} values for {n_items} items"
+        )
+    return ValueError(f"kernel refused its inputs (code {code})")

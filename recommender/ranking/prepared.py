@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -152,29 +152,31 @@ def segment_bits(segment: str | None, rules: RankingRules) -> int:
 
 
 def float32_array(values: np.ndarray, ndim: int) -> np.ndarray:
-    """``values`` as a C-contiguous float32 array of ``ndim`` dimensions (1: flattened).
+    """``values`` as a writable C-contiguous float32 array of ``ndim`` dimensions (1: flattened).
 
-    No copy when it already is one (the common case: a ``ServableModel``'s arrays).
+    No copy when it already is one (the common case: a ``ServableModel``'s arrays). Writable
+    because numba types read-only arrays apart: the kernels are compiled for writable ones.
     """
-    array = np.ascontiguousarray(values, dtype=np.float32)
+    array = np.require(values, dtype=np.float32, requirements=_C_WRITABLE)
     return array.reshape(-1) if ndim == 1 and array.ndim != 1 else array
 
 
 def owned_array(owned: np.ndarray) -> np.ndarray:
-    """Owned item indices as contiguous int64 (the kernels range-check them, for speed)."""
-    array = np.ascontiguousarray(owned, dtype=np.int64)
+    """Owned item indices as writable contiguous int64 (the kernels range-check them)."""
+    array = np.require(owned, dtype=np.int64, requirements=_C_WRITABLE)
     return array if array.ndim == 1 else array.reshape(-1)
 
 
 def boost_array(boost: np.ndarray | None, n_items: int) -> np.ndarray:
     """The boost as contiguous float32 of length ``n_items``, or an empty array for none."""
     if boost is None:
-        return _NO_BOOST
+        return NO_BOOST
     array = float32_array(boost, 1)
     if array.shape[0] != n_items:
         raise ValueError(f"boost has {array.shape[0]} values for {n_items} items")
     return array
 
 
-# writable on purpose: numba compiles read-only arrays as a separate signature
-_NO_BOOST = np.empty(0, dtype=np.float32)
+_C_WRITABLE: Final = ("C_CONTIGUOUS", "WRITEABLE")
+# writable on purpose: numba types read-only arrays apart
+NO_BOOST = np.empty(0, dtype=np.float32)

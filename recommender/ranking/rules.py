@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class RankingRules:
     check_eligibility: bool = True
     check_prerequisites: bool = True
     one_tariff_per_family: bool = True
+    # rules key the kernels' plan cache on every request: hash once, not per look-up
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -40,6 +42,11 @@ class RankingRules:
             unknown = set(self.kinds) - {k.value for k in ItemKind}
             if unknown:
                 raise ValueError(f"unknown offer kind(s): {sorted(unknown)}")
+        values = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_hash", hash(values))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def allowed_mask(catalog: CatalogArrays, segment: str | None, rules: RankingRules) -> np.ndarray:

@@ -1,11 +1,12 @@
 """Numba kernels: score -> mask -> boost -> per-kind quota -> top-k, without a full sort.
 
 Semantics are those of ``reference.rank_reference``. Instead of sorting every candidate, the
-kernels keep one bounded min-heap per offer kind (one heap in all when there is no quota):
+kernels keep one bounded min-heap per offer kind (one list in all when there is no quota: kept
+sorted by insertion when short, ``SORTED_TOP_K``, else a heap):
 greedy quota selection over the sorted order takes exactly the first k items of the union of
 each kind's top ``min(max_per_kind, k)`` candidates, so those heaps hold every item that can be
 chosen. One pass over the items, with a running threshold: an item costs a load of its score
-(or its dot product, computed four rows at a time in the same pass), the add of the boost when
+(or its dot product, computed eight rows at a time in the same pass), the add of the boost when
 there is one and one comparison; only an item that beats the threshold (about k log(n/k) of
 them on typical scores) is checked against the rules and pushed. That makes a pass
 O(n + h log k) for h heap insertions.
@@ -13,10 +14,10 @@ O(n + h log k) for h heap insertions.
 Items are scanned in increasing index order, so an item that only ties a heap's worst entry is
 worse than it (ties go to the lower index) and is rejected: a strict ``>`` is the tie rule.
 
-No allocation on the common path: without a quota the heap lives in the caller's output arrays
-and is heap-sorted there at the end. The client's owned offers, which are few, are searched in
-place (linearly when few, by binary search when sorted); only a long unsorted list is sorted
-into a copy. A quota allocates its per-kind heaps.
+No allocation on the common path: without a quota the list or heap lives in the caller's
+output arrays (a heap is heap-sorted there at the end). The client's owned offers, which are
+few, are searched in place (linearly when few, by binary search when sorted); only a long
+unsorted list is sorted into a copy. A quota allocates its per-kind heaps.
 
 Arguments are few on purpose (each array argument costs the numba dispatcher type resolution
 and unboxing on every call, about 0.1 us each): the catalog comes as one small int32 table with
@@ -52,6 +53,9 @@ PARAM_KIND_OK = 6  # then one allowed flag per kind code, to the end of the arra
 
 #: Items whose dot products are computed at a time, into a buffer that stays in L1.
 DOT_BLOCK = 256
+
+#: Lists up to this long (without a quota) are kept sorted by insertion rather than in a heap.
+SORTED_TOP_K = 32
 
 #: Owned offers up to this many are searched linearly when they are not sorted.
 LINEAR_OWNED = 16
@@ -171,6 +175,28 @@ def _prerequisites_owned(
 
 
 @helper
+def _insert_sorted(
+    scores: np.ndarray, items: np.ndarray, size: int, k: int, total: np.float32, item: int
+) -> int:
+    """Insert (total, item) into the best-first list ``scores/items[:size]`` of at most ``k``
+    entries (the last drops out when full); returns the new size.
+
+    Only for an item that beats the list's last total when full, with items scanned in
+    increasing index order: the newcomer's index is the highest, so on equal totals it goes
+    after, and comparing totals alone keeps the tie rule. For a short list this costs a few
+    shifts and one branch miss where a heap's sift costs several.
+    """
+    pos = size if size < k else k - 1
+    while pos > 0 and scores[pos - 1] < total:
+        scores[pos] = scores[pos - 1]
+        items[pos] = items[pos - 1]
+        pos -= 1
+    scores[pos] = total
+    items[pos] = item
+    return size + 1 if size < k else size
+
+
+@helper
 def _heapsort(heap_scores: np.ndarray, heap_items: np.ndarray, size: int) -> None:
     """Sort a min-heap (worst entry at the root) in place, best first."""
     for end in range(size - 1, 0, -1):
@@ -208,7 +234,9 @@ def _merge(
     return count
 
 
-@njit(nogil=True, cache=True)
+# inlined into each entry point at numba's level: a call would pass a dozen arrays and count
+# references to each (about 0.2 us per call, a tenth of a small catalog's ranking)
+@njit(nogil=True, cache=True, inline="always")
 def _select(
     scores: np.ndarray,
     vector: np.ndarray,
@@ -244,6 +272,8 @@ def _select(
     # heaps: without a quota, one heap in the output arrays (no allocation); with one, a heap
     # per kind, and what a total must beat to enter each: -inf until full, then its root
     quota = max_per_kind > 0
+    # a short list without a quota is kept sorted instead (see _insert_sorted)
+    sorted_list = not quota and k <= SORTED_TOP_K
     n_heaps = kind_ok.shape[0] if quota else 1
     capacity = min(max_per_kind, k) if quota else k
     if quota:
@@ -311,6 +341,11 @@ def _select(
                 and _family_held(family, owned, items, held, use_held)
             ):
                 continue
+            if sorted_list:
+                size = _insert_sorted(heap_scores, heap_items, size, capacity, total, candidate)
+                if size == capacity:
+                    floor = heap_scores[capacity - 1]
+                continue
             if not quota:
                 if size < capacity:
                     heap_scores[size] = total
@@ -341,7 +376,8 @@ def _select(
                 thresholds[heap] = heap_scores[base]
                 floor = lowest_threshold(thresholds, kind_ok)
     if not quota:
-        _heapsort(heap_scores, heap_items, size)
+        if not sorted_list:
+            _heapsort(heap_scores, heap_items, size)
         return size
     return _merge(heap_scores, heap_items, sizes, capacity, k, out_items, out_scores)
 

@@ -19,7 +19,7 @@ from recommender.ranking import (
     rank_scores,
     warm_up,
 )
-from recommender.ranking.kernels import PARAM_BITS, PARAM_K
+from recommender.ranking.kernels import PARAM_BITS, PARAM_K, SORTED_TOP_K
 from recommender.ranking.prepared import kernel_plan
 from recommender.servable import CatalogArrays
 
@@ -178,7 +178,8 @@ def catalogs(draw: st.DrawFn) -> CatalogArrays:
 def rule_sets(draw: st.DrawFn) -> RankingRules:
     kinds = draw(st.none() | st.frozensets(st.sampled_from(KIND_NAMES), min_size=1))
     return RankingRules(
-        k=draw(st.integers(1, 12)),
+        # beyond kernels.SORTED_TOP_K too: long lists use the heap instead of a sorted list
+        k=draw(st.integers(1, 12) | st.integers(SORTED_TOP_K - 2, SORTED_TOP_K + 3)),
         kinds=kinds,
         max_per_kind=draw(st.integers(0, 3)),
         exclude_owned=draw(st.booleans()),
@@ -373,7 +374,12 @@ def test_a_catalog_longer_than_a_dot_block_with_a_quota() -> None:
     vector = rng.choice(FACTOR_VALUES, 5).astype(np.float32)
     owned = rng.choice(n, 30, replace=False)
     boost = rng.choice([0.0, 0.5, 1.0], n).astype(np.float32)
-    for rules in (RankingRules(k=25), RankingRules(k=25, max_per_kind=4)):
+    rule_sets = (
+        RankingRules(k=25),
+        RankingRules(k=25, max_per_kind=4),
+        RankingRules(k=SORTED_TOP_K + 8),  # a heap that fills and keeps replacing its root
+    )
+    for rules in rule_sets:
         for extra in (None, boost):
             want = rank_reference(factors @ vector, owned, catalog, "B2G", rules, extra)
             assert_same(rank_factors(vector, factors, owned, catalog, "B2G", rules, extra), want)

@@ -17,6 +17,7 @@ import numpy as np
 from recommender.ranking import kernels
 from recommender.ranking.prepared import (
     NO_BOOST,
+    KernelPlan,
     boost_array,
     float32_array,
     kernel_plan,
@@ -39,31 +40,17 @@ def rank_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item indices (int64) and boosted float32 totals for precomputed scores."""
     plan = kernel_plan(catalog, segment, rules)
-    k = rules.k
-    out_items, out_scores = np.empty(k, _INT64), np.empty(k, _FLOAT32)
+    out_items, out_scores = np.empty(rules.k, _INT64), np.empty(rules.k, _FLOAT32)
+    extra = NO_BOOST if boost is None else boost
+    items, prereqs, params = plan.items, plan.prereq_indices, plan.params
     try:
         taken = kernels.select_scores(
-            scores,
-            NO_BOOST if boost is None else boost,
-            owned,
-            plan.items,
-            plan.prereq_indices,
-            plan.params,
-            out_items,
-            out_scores,
+            scores, extra, owned, items, prereqs, params, out_items, out_scores
         )
     except TypeError:  # not the compiled dtypes and layouts: convert, then the same call
-        taken = kernels.select_scores(
-            float32_array(scores, 1),
-            boost_array(boost, plan.n_items),
-            owned_array(owned),
-            plan.items,
-            plan.prereq_indices,
-            plan.params,
-            out_items,
-            out_scores,
-        )
-    if taken == k:
+        values, converted = float32_array(scores, 1), _converted(boost, owned, plan)
+        taken = kernels.select_scores(values, *converted, out_items, out_scores)
+    if taken == rules.k:
         return out_items, out_scores
     if taken < 0:
         raise _bad_input(taken, plan.n_items, np.shape(scores), (), boost)
@@ -85,38 +72,31 @@ def rank_factors(
     anything else is converted, which costs a copy per call.
     """
     plan = kernel_plan(catalog, segment, rules)
-    k = rules.k
-    out_items, out_scores = np.empty(k, _INT64), np.empty(k, _FLOAT32)
+    out_items, out_scores = np.empty(rules.k, _INT64), np.empty(rules.k, _FLOAT32)
+    extra = NO_BOOST if boost is None else boost
+    items, prereqs, params = plan.items, plan.prereq_indices, plan.params
     try:
         taken = kernels.select_factors(
-            client_vector,
-            item_factors,
-            NO_BOOST if boost is None else boost,
-            owned,
-            plan.items,
-            plan.prereq_indices,
-            plan.params,
-            out_items,
-            out_scores,
+            client_vector, item_factors, extra, owned, items, prereqs, params, out_items, out_scores
         )
     except TypeError:  # not the compiled dtypes and layouts: convert, then the same call
-        taken = kernels.select_factors(
-            float32_array(client_vector, 1),
-            float32_array(item_factors, 2),
-            boost_array(boost, plan.n_items),
-            owned_array(owned),
-            plan.items,
-            plan.prereq_indices,
-            plan.params,
-            out_items,
-            out_scores,
-        )
-    if taken == k:
+        vector, factors = float32_array(client_vector, 1), float32_array(item_factors, 2)
+        converted = _converted(boost, owned, plan)
+        taken = kernels.select_factors(vector, factors, *converted, out_items, out_scores)
+    if taken == rules.k:
         return out_items, out_scores
     if taken < 0:
         shape = np.shape(item_factors)
         raise _bad_input(taken, plan.n_items, shape, np.shape(client_vector), boost)
     return out_items[:taken], out_scores[:taken]
+
+
+def _converted(
+    boost: np.ndarray | None, owned: np.ndarray, plan: KernelPlan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kernels' arguments after the scores: boost, owned and the plan, in compiled types."""
+    boost_values, owned_indices = boost_array(boost, plan.n_items), owned_array(owned)
+    return boost_values, owned_indices, plan.items, plan.prereq_indices, plan.params
 
 
 def _bad_input(

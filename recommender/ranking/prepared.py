@@ -44,7 +44,10 @@ class KernelPlan(NamedTuple):
     items: np.ndarray  # int32 (n_items + 1, kernels.N_ITEM_COLUMNS), shared with KernelCatalog
     prereq_indices: np.ndarray  # int64
     params: np.ndarray  # int64, kernels.PARAM_*
-    n_items: int
+
+    @property
+    def n_items(self) -> int:
+        return int(self.items.shape[0]) - 1
 
 
 _CATALOGS: weakref.WeakKeyDictionary[CatalogArrays, KernelCatalog] = weakref.WeakKeyDictionary()
@@ -134,7 +137,7 @@ def kernel_plan(catalog: CatalogArrays, segment: str | None, rules: RankingRules
         return entry[1]
     cat = kernel_catalog(catalog)
     params = kernel_params(rules, cat.kind_names, segment_bits(segment, rules))
-    plan = KernelPlan(cat.items, cat.prereq_indices, params, cat.n_items)
+    plan = KernelPlan(cat.items, cat.prereq_indices, params)
     if len(_PLANS) >= MAX_PLANS:
         _PLANS.clear()
     _PLANS[key] = (weakref.ref(catalog), plan)

@@ -81,10 +81,9 @@ def proportion_test(
         pooled = (xc + xt) / (nc + nt)
         z = (pt - pc) / np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
         var_c, var_t = pc * (1 - pc) / nc, pt * (1 - pt) / nt
-        half = sps.norm.ppf(1 - alpha / 2) * np.sqrt(var_c + var_t)
-    relative, rel_low, rel_high = relative_interval(
-        pc, var_c, pt, var_t, sps.norm.ppf(1 - alpha / 2)
-    )
+        quantile = sps.norm.ppf(1 - alpha / 2)
+        half = quantile * np.sqrt(var_c + var_t)
+    relative, rel_low, rel_high = relative_interval(pc, var_c, pt, var_t, quantile)
     diff = pt - pc
     return Comparison(
         control=pc,

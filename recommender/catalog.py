@@ -1,4 +1,4 @@
-"""Build the arrays a ``ServableModel`` carries from a ``Dataset``: catalog rules, popularity.
+"""Build the arrays a ``ServableModel`` carries from a ``Dataset``: catalog rules, group shares.
 
 Shared by every model's export so that all models serve with the same business rules.
 """
@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from recommender.dataset import Dataset
 from recommender.domain import Eligibility, ItemKind
 from recommender.servable import CatalogArrays
+from recommender.usage import usage_matrix
 
 KIND_NAMES: tuple[str, ...] = tuple(k.value for k in ItemKind)
 ELIGIBLE_B2B, ELIGIBLE_B2G = 1, 2
@@ -81,17 +82,36 @@ def popularity_table(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Share of clients interacting with each item: overall (row ``all``) and per group value.
 
-    Rows are named ``all`` and ``column=value`` (``segment=B2G``, ``industry=healthcare``); the
-    uniform-offer baselines and the cold-start fallback both read this table.
+    Any kept interaction counts, views and clicks included: this is a score (the uniform-offer
+    baselines and the cold-start fallback read it), not a claim about use; reasons quote
+    ``usage_table``. Rows are named ``all`` and ``column=value`` (``segment=B2G``,
+    ``industry=healthcare``).
     """
     binary = dataset.interactions.copy()
     binary.data[:] = 1.0
-    rows: list[np.ndarray] = [_share(binary, np.ones(dataset.n_clients, dtype=bool))]
+    return _group_shares(binary, dataset.clients, group_columns)
+
+
+def usage_table(
+    dataset: Dataset, group_columns: tuple[str, ...] = ("segment", "industry")
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Share of clients using each item (``recommender.usage``), rows as ``popularity_table``.
+
+    What "used by 63 % of healthcare clients" quotes: a client who only viewed or clicked an
+    offer does not use it.
+    """
+    return _group_shares(usage_matrix(dataset), dataset.clients, group_columns)
+
+
+def _group_shares(
+    binary: sp.csr_matrix, clients: pd.DataFrame, group_columns: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    rows: list[np.ndarray] = [_share(binary, np.ones(binary.shape[0], dtype=bool))]
     names: list[str] = ["all"]
     for column in group_columns:
-        if column not in dataset.clients:
+        if column not in clients:
             continue
-        values = dataset.clients[column].astype(object).to_numpy()
+        values = clients[column].astype(object).to_numpy()
         for value in sorted({str(v) for v in values if not _missing(v)}):
             rows.append(_share(binary, values.astype(str) == value))
             names.append(f"{column}={value}")

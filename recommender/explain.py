@@ -3,10 +3,12 @@
 The same three reasons as ``serving/reasons.py`` (which explains one client per request),
 computed with array operations so that an export of 100,000 clients stays fast:
 - a prerequisite the client owns: "next step after course Linux 1";
-- the owned offer most associated with the offer (EASE weight > 0, or cosine of item factors
-  at least ``SIMILARITY_FLOOR``): "often used together with Backup, which you have";
-- the first popularity row (industry, segment, all) with a share of at least ``SHARE_FLOOR``:
-  "used by 63 % of healthcare clients".
+- the strongest co-usage partner of the offer (``ServableModel.co_usage``, counted from the
+  training data whatever the model) that the client owns: "often used together with Backup,
+  which you have";
+- the first usage row (industry, segment, all) where at least ``SHARE_FLOOR`` of the clients
+  own the offer (``ServableModel.usage``): "used by 63 % of healthcare clients".
+A bundle without ``co_usage`` or ``usage`` (written before they existed) gives no such reason.
 """
 
 from __future__ import annotations
@@ -17,24 +19,31 @@ import numpy as np
 
 from recommender.servable import ServableModel
 
-#: Cosine similarity of item factors above which two offers count as "used together".
-SIMILARITY_FLOOR = 0.5
-#: Popularity shares below this are not worth a reason.
+#: Usage shares below this are not worth a reason.
 SHARE_FLOOR = 0.05
+#: "Often used together" needs at least this many clients using both offers in the training
+#: data, ...
+MIN_SUPPORT = 5
+#: ... at least this share of the owned offer's users also using the offered one, ...
+MIN_TOGETHER_SHARE = 0.2
+#: ... and that share at least this many times the share of all clients using the offer.
+MIN_LIFT = 1.5
+#: Co-usage partners kept per offer (the strongest), so bundles grow with the catalog only.
+MAX_PARTNERS = 20
 MAX_REASONS = 3
 _BLOCK = 8192
 
 
-def association(model: ServableModel) -> tuple[np.ndarray, float] | None:
-    """(A, floor): ``A[o, i]`` is how strongly owning ``o`` goes with offer ``i``."""
-    if model.mode == "item_item" and model.item_item is not None:
-        return np.asarray(model.item_item, dtype=np.float32), np.nextafter(np.float32(0), 1)
-    if model.mode == "factors" and model.item_factors is not None:
-        body = np.asarray(model.item_factors[:, :-1], dtype=np.float32)
-        norms = np.linalg.norm(body, axis=1, keepdims=True)
-        unit = body / np.where(norms > 0, norms, 1.0)
-        return unit @ unit.T, SIMILARITY_FLOOR
-    return None
+def partner_table(model: ServableModel) -> np.ndarray:
+    """(n_items, width) co-usage partners per offer, strongest first, padded with -1."""
+    co = model.co_usage
+    if co is None or len(co.partner) == 0:
+        return np.full((model.n_items, 0), -1, dtype=np.int64)
+    lengths = np.diff(co.indptr)
+    table = np.full((model.n_items, int(lengths.max())), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(model.n_items), lengths)
+    table[rows, np.arange(len(co.partner)) - co.indptr[rows]] = co.partner
+    return table
 
 
 def group_label(row: str) -> str:
@@ -49,7 +58,7 @@ class Explainer:
     def __init__(self, model: ServableModel, names: Sequence[str]) -> None:
         self.model = model
         self.names = list(names)
-        self.assoc = association(model)
+        self.partners = partner_table(model)
         self.rows = {name: i for i, name in enumerate(model.segment_names)}
         catalog = model.catalog
         self.prereqs = {
@@ -69,23 +78,26 @@ class Explainer:
         return found
 
     def _together(self, items: np.ndarray, owned: np.ndarray) -> np.ndarray:
+        """The strongest co-usage partner of each offer that the client owns, or -1."""
         found = np.full(items.shape, -1, dtype=np.int64)
-        if self.assoc is None:
+        if self.partners.shape[1] == 0:
             return found
-        matrix, floor = self.assoc
+        clients = np.arange(len(items))[:, None]
         for j in range(items.shape[1]):
-            column = items[:, j]
-            strength = np.where(owned, matrix[:, np.maximum(column, 0)].T, -np.inf)
-            best = np.argmax(strength, axis=1)
-            ok = (column >= 0) & (strength[np.arange(len(column)), best] >= floor)
-            found[ok, j] = best[ok]
+            partners = self.partners[np.maximum(items[:, j], 0)]
+            has = (partners >= 0) & owned[clients, np.maximum(partners, 0)]
+            first = np.argmax(has, axis=1)
+            ok = (items[:, j] >= 0) & has[np.arange(len(items)), first]
+            found[ok, j] = partners[ok, first[ok]]
         return found
 
     def _popular(self, items: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row index or -1, share) of the first popularity row worth a reason."""
+        """(row index or -1, share) of the first usage row worth a reason."""
         chosen = np.full(items.shape, -1, dtype=np.int64)
         share = np.zeros(items.shape, dtype=np.float64)
-        table = self.model.popularity
+        table = self.model.usage
+        if table is None:
+            return chosen, share
         for r in range(rows.shape[1]):
             row = rows[:, r][:, None]
             values = np.where(row >= 0, table[np.maximum(row, 0), np.maximum(items, 0)], 0.0)

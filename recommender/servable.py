@@ -13,6 +13,13 @@ Scoring modes
 Clients the model has not seen get ``fold_in`` (ridge regression of their owned items onto
 the item factors, as ALS does) or, for hybrid models, a vector built from their features
 with ``client_feature_factors``; failing both, their segment's popularity.
+
+Reasons
+-------
+``usage`` (share of clients who own each offer, per popularity row) and ``co_usage`` (offers
+owned together, see ``CoUsageArrays``) only feed the reason texts, never the scores. Both are
+optional so that bundles written before they existed still load: such a bundle just gives no
+"used by" and no "often used together" reason.
 """
 
 from __future__ import annotations
@@ -58,6 +65,46 @@ class CatalogArrays:
 
 
 @dataclass(frozen=True, eq=False)
+class CoUsageArrays:
+    """Offers owned together in the training data, as CSR rows over the offer to explain.
+
+    Row ``i`` (``indptr[i]:indptr[i + 1]``) lists the partners ``o`` the data backs as "often
+    used together" with ``i``, strongest first (highest lift, then most co-owners); only the
+    strongest few per offer are kept, so the size grows with the catalog, not its square.
+    partner: int32 item indices; count: int32 clients owning both; share: float32 share of
+    ``o``'s owners who also own ``i``; lift: float32 ``share`` over the share of all clients
+    owning ``i``.
+    """
+
+    indptr: np.ndarray
+    partner: np.ndarray
+    count: np.ndarray
+    share: np.ndarray
+    lift: np.ndarray
+
+    def partners_of(self, item: int) -> np.ndarray:
+        """Partners of ``item``, strongest first."""
+        return self.partner[self.indptr[item] : self.indptr[item + 1]]
+
+    def problems(self, n_items: int) -> list[str]:
+        """What is inconsistent with a catalog of ``n_items`` (empty when nothing)."""
+        n = len(self.partner)
+        found = [
+            what
+            for ok, what in (
+                (len(self.indptr) == n_items + 1, "co_usage.indptr length"),
+                (len(self.indptr) > 0 and int(self.indptr[-1]) == n, "co_usage.indptr end"),
+                (bool(np.all(np.diff(self.indptr) >= 0)), "co_usage.indptr order"),
+                (len(self.count) == len(self.share) == len(self.lift) == n, "co_usage lengths"),
+            )
+            if not ok
+        ]
+        if n and (int(self.partner.min()) < 0 or int(self.partner.max()) >= n_items):
+            found.append("co_usage.partner range")
+        return found
+
+
+@dataclass(frozen=True, eq=False)
 class ServableModel:
     """Everything needed to rank offers for a client, as numpy arrays and JSON metadata."""
 
@@ -66,7 +113,8 @@ class ServableModel:
     item_ids: np.ndarray
     client_ids: np.ndarray
     catalog: CatalogArrays
-    #: (n_segments, n_items) popularity scores per segment; row names in ``segment_names``.
+    #: (n_segments, n_items) share of clients with any interaction with each offer, per
+    #: segment; row names in ``segment_names``. Scores of the baselines and the cold start.
     popularity: np.ndarray
     segment_names: tuple[str, ...]
     client_factors: np.ndarray | None = None
@@ -77,6 +125,11 @@ class ServableModel:
     client_feature_names: tuple[str, ...] = ()
     #: Ridge strength for folding in an unseen client from its owned items (None: no fold-in).
     fold_in_regularization: float | None = None
+    #: Like ``popularity`` (same rows) but the share of clients who own the offer: what the
+    #: reason "used by 63 % of healthcare clients" quotes. None: no such reason.
+    usage: np.ndarray | None = None
+    #: Offers owned together, for "often used together with ...". None: no such reason.
+    co_usage: CoUsageArrays | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     _ARRAYS = (
@@ -87,6 +140,7 @@ class ServableModel:
         "item_factors",
         "item_item",
         "client_feature_factors",
+        "usage",
     )
 
     @property
@@ -106,6 +160,9 @@ class ServableModel:
             value = getattr(self.catalog, f.name)
             if isinstance(value, np.ndarray):
                 arrays[f"catalog.{f.name}"] = value
+        if self.co_usage is not None:
+            for f in fields(CoUsageArrays):
+                arrays[f"co_usage.{f.name}"] = getattr(self.co_usage, f.name)
         npz_tmp = _atomic_npz(target / "arrays.npz", arrays)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -167,6 +224,8 @@ class ServableModel:
             item_factors=arrays.get("item_factors"),
             item_item=arrays.get("item_item"),
             client_feature_factors=arrays.get("client_feature_factors"),
+            usage=arrays.get("usage"),
+            co_usage=_co_usage(arrays, npz_path),
         )
         model.validate()
         return model
@@ -179,6 +238,10 @@ class ServableModel:
             (len(self.catalog.kind) == n, "catalog.kind length"),
             (len(self.catalog.prereq_indptr) == n + 1, "catalog.prereq_indptr length"),
         ]
+        if self.usage is not None:
+            checks.append((self.usage.shape == self.popularity.shape, "usage shape"))
+        if self.co_usage is not None:
+            checks.extend((False, what) for what in self.co_usage.problems(n))
         if self.mode == "factors":
             checks.append((self.item_factors is not None, "factors mode needs item_factors"))
             if self.item_factors is not None:
@@ -198,6 +261,18 @@ class ServableModel:
         for ok, what in checks:
             if not ok:
                 raise ArtifactError(f"model {self.name!r}: incompatible arrays ({what})")
+
+
+def _co_usage(arrays: dict[str, np.ndarray], source: Path) -> CoUsageArrays | None:
+    """The co-usage arrays of a bundle; None for bundles written before they existed."""
+    keys = {f.name: f"co_usage.{f.name}" for f in fields(CoUsageArrays)}
+    present = [key for key in keys.values() if key in arrays]
+    if not present:
+        return None
+    if len(present) < len(keys):
+        missing = sorted(set(keys.values()) - set(present))
+        raise ArtifactError(f"{source}: incomplete co-usage arrays (missing {missing})")
+    return CoUsageArrays(**{name: arrays[key] for name, key in keys.items()})
 
 
 def _plain(array: np.ndarray) -> np.ndarray:

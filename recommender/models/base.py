@@ -15,7 +15,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from recommender import ranking
-from recommender.catalog import catalog_arrays, popularity_table
+from recommender.catalog import catalog_arrays, popularity_table, usage_table
+from recommender.cousage import co_usage_arrays, co_usage_thresholds
 from recommender.dataset import Dataset
 from recommender.ranking import RankingRules, rank_reference
 from recommender.scoring import Scorer
@@ -77,12 +78,18 @@ class Recommender(abc.ABC):
         return ("segment", "industry")
 
     def export(self) -> ServableModel:
-        """The fitted model as a ``ServableModel`` with the catalog rules and popularity."""
+        """The fitted model as a ``ServableModel`` with the catalog rules and popularity.
+
+        Besides the model's own arrays, every export carries what the reasons quote, counted
+        from the training data the same way whatever the model: the usage table and co-usage.
+        """
         if self._dataset is None:
             raise NotFittedError(f"model {self.name!r} is not fitted; call fit() first")
         if self._servable is None:
             dataset = self._dataset
-            table, names = popularity_table(dataset, self._popularity_groups())
+            groups = self._popularity_groups()
+            table, names = popularity_table(dataset, groups)
+            usage, _ = usage_table(dataset, groups)
             fields = self._export_arrays(dataset)
             extra = fields.pop("metadata", {})
             self._servable = ServableModel(
@@ -92,11 +99,14 @@ class Recommender(abc.ABC):
                 catalog=catalog_arrays(dataset),
                 popularity=table,
                 segment_names=names,
+                usage=usage,
+                co_usage=co_usage_arrays(dataset),
                 metadata={
                     "model": self.name,
                     "config": self.config.model_dump(mode="json"),
                     "n_clients": dataset.n_clients,
                     "n_items": dataset.n_items,
+                    "co_usage_thresholds": co_usage_thresholds(),
                     **extra,
                 },
                 **fields,

@@ -1,12 +1,16 @@
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recommender.catalog import catalog_arrays, popularity_table
+from recommender.catalog import catalog_arrays, popularity_table, usage_table
+from recommender.cousage import co_usage_from_matrix
 from recommender.dataset import Dataset
 from recommender.servable import ArtifactError, ServableModel
+from recommender.usage import usage_matrix
 
 
 def _model(ds: Dataset) -> ServableModel:
@@ -66,3 +70,50 @@ def test_shape_mismatch_is_refused(rules_dataset: Dataset) -> None:
     broken = ServableModel(**{**model.__dict__, "item_factors": np.zeros((2, 3), dtype=np.float32)})
     with pytest.raises(ArtifactError, match=r"item_factors rows"):
         broken.validate()
+
+
+def _with_reason_tables(ds: Dataset) -> ServableModel:
+    usage, _ = usage_table(ds)
+    co_usage = co_usage_from_matrix(usage_matrix(ds), min_support=1, min_share=0, min_lift=0)
+    return ServableModel(**{**_model(ds).__dict__, "usage": usage, "co_usage": co_usage})
+
+
+def test_reason_tables_round_trip(tmp_path: Path, rules_dataset: Dataset) -> None:
+    model = _with_reason_tables(rules_dataset)
+    assert model.co_usage is not None and len(model.co_usage.partner) > 0
+    loaded = ServableModel.load(model.save(tmp_path))
+    assert loaded.usage is not None and loaded.co_usage is not None
+    np.testing.assert_array_equal(loaded.usage, model.usage)
+    for name in ("indptr", "partner", "count", "share", "lift"):
+        np.testing.assert_array_equal(getattr(loaded.co_usage, name), getattr(model.co_usage, name))
+
+
+def test_bundle_without_reason_tables_still_loads(tmp_path: Path, rules_dataset: Dataset) -> None:
+    _model(rules_dataset).save(tmp_path)  # what bundles looked like before the tables
+    loaded = ServableModel.load(tmp_path)
+    assert loaded.usage is None and loaded.co_usage is None
+
+
+def test_incomplete_co_usage_is_refused(tmp_path: Path, rules_dataset: Dataset) -> None:
+    _with_reason_tables(rules_dataset).save(tmp_path)
+    with np.load(tmp_path / "arrays.npz") as npz:
+        arrays = {key: npz[key] for key in npz.files if key != "co_usage.lift"}
+    np.savez(tmp_path / "arrays.npz", **arrays)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["arrays_sha256"] = hashlib.sha256((tmp_path / "arrays.npz").read_bytes()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=r"incomplete co-usage arrays.*co_usage\.lift"):
+        ServableModel.load(tmp_path)
+
+
+def test_inconsistent_reason_tables_are_refused(rules_dataset: Dataset) -> None:
+    model = _with_reason_tables(rules_dataset)
+    assert model.co_usage is not None
+    wrong_usage = ServableModel(**{**model.__dict__, "usage": model.popularity[:1]})
+    with pytest.raises(ArtifactError, match="usage shape"):
+        wrong_usage.validate()
+    partner = model.co_usage.partner.copy()
+    partner[0] = model.n_items
+    broken = replace(model.co_usage, partner=partner)
+    with pytest.raises(ArtifactError, match=r"co_usage\.partner range"):
+        ServableModel(**{**model.__dict__, "co_usage": broken}).validate()

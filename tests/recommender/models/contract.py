@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recommender.cousage import co_usage_arrays
 from recommender.dataset import Dataset
 from recommender.models import NotFittedError, Recommender, build_model, rank_clients
 from recommender.ranking import RankingRules
@@ -138,6 +139,20 @@ class ModelContract:
         assert servable.metadata["n_items"] == dataset.n_items
         assert servable.metadata["config"] == fitted.config.model_dump(mode="json")
         assert "all" in servable.segment_names
+
+    def test_export_carries_the_reason_tables(
+        self, fitted: Recommender, dataset: Dataset, tmp_path: Path
+    ) -> None:
+        """Reasons quote the same usage and co-usage counts whatever model serves."""
+        servable = fitted.export()
+        assert servable.usage is not None and servable.usage.shape == servable.popularity.shape
+        assert servable.co_usage is not None
+        loaded = ServableModel.load(servable.save(tmp_path / "bundle"))
+        assert loaded.usage is not None and loaded.co_usage is not None
+        np.testing.assert_array_equal(loaded.usage, servable.usage)
+        expected = co_usage_arrays(dataset)
+        for name in ("indptr", "partner", "count", "share", "lift"):
+            np.testing.assert_array_equal(getattr(loaded.co_usage, name), getattr(expected, name))
 
     def test_fixed_seed_refit_is_identical(self, fitted: Recommender, dataset: Dataset) -> None:
         again = self.make_model().fit(dataset)

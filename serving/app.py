@@ -12,11 +12,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from feature_store.embedded import open_store
 from feature_store.online import StoreUnavailableError, UnknownEntityError
@@ -28,10 +31,11 @@ from serving import web
 from serving.experiments import LiveExperiments, model_targets
 from serving.exposures import ExposureLogger
 from serving.kernels import warm_up as warm_up_serving
-from serving.model_holder import ModelHolder, ModelRefusedError
+from serving.model_holder import ModelHolder
 from serving.model_source import DirectorySource, ModelSource, RegistrySource
 from serving.observability import Metrics, RequestContextMiddleware
 from serving.recommend import StoreRequiredError, UnknownClientError, UnknownItemError
+from serving.reload_broadcast import ReloadListener, reload_if_changed
 from serving.routers import (
     admin,
     cabinet,
@@ -51,6 +55,8 @@ log = logging.getLogger("serving")
 COLD_START_HINT = (
     "for a new client, POST /v1/recommendations with its features and owned offers (cold start)"
 )
+#: Longest request path echoed back in a 404/405 message.
+_MAX_ECHOED_PATH = 200
 
 
 def model_source(settings: ServingSettings) -> ModelSource:
@@ -89,13 +95,26 @@ def _preload_targets(holder: ModelHolder, live: LiveExperiments) -> None:
     live.refresh()
 
 
-async def _poll_aliases(holder: ModelHolder, interval: float) -> None:
+async def _poll_aliases(holder: ModelHolder, interval: float, metrics: Metrics) -> None:
     """Pick up promotions without a call to /v1/admin/reload (every worker polls)."""
     while True:
         await asyncio.sleep(interval)
         for alias in holder.served_aliases:
-            with contextlib.suppress(ModelRefusedError):
-                await run_in_threadpool(holder.reload, alias, only_if_changed=True)
+            outcome = await run_in_threadpool(reload_if_changed, holder, alias)
+            if outcome != "unchanged":
+                metrics.reloads.labels(outcome).inc()
+
+
+def _listen_for_reloads(
+    store: RedisOnlineStore | None, holder: ModelHolder, metrics: Metrics
+) -> ReloadListener | None:
+    """Follow the other workers' reloads (``serving.reload_broadcast``); needs the store."""
+    if store is None:
+        log.warning("online store down at start: reloads reach other workers by polling only")
+        return None
+    listener = ReloadListener(store.redis, holder, lambda o: metrics.reloads.labels(o).inc())
+    listener.start()
+    return listener
 
 
 def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
@@ -111,7 +130,10 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
         exposures: ExposureLogger = app.state.exposures
         tasks = [asyncio.create_task(exposures.run())]
         if settings.reload_poll_s > 0:
-            tasks.append(asyncio.create_task(_poll_aliases(holder, settings.reload_poll_s)))
+            poll = _poll_aliases(holder, settings.reload_poll_s, app.state.metrics)
+            tasks.append(asyncio.create_task(poll))
+        listener = _listen_for_reloads(store, holder, app.state.metrics)
+        app.state.reload_listener = listener
         log.info("serving %s from %s", holder.current.label, holder.source.description)
         try:
             yield
@@ -121,6 +143,8 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(exposures.drain)
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
             if store is not None:
                 store.redis.close()
 
@@ -143,10 +167,40 @@ def _error(
     return JSONResponse(body, status_code=code, headers=dict(headers) if headers else None)
 
 
+def _unhandled(request: Request, exc: Exception) -> Response:
+    """A 500 for an exception no handler took (``RequestContextMiddleware`` logs it)."""
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    detail = f"internal server error; quote request id {request_id} when reporting it"
+    return _error(request, status.HTTP_500_INTERNAL_SERVER_ERROR, detail)
+
+
+def _http_detail(request: Request, exc: HTTPException) -> object:
+    """The route's own detail, or a clearer one for routing's bare 404 and 405."""
+    try:
+        bare = exc.detail == HTTPStatus(exc.status_code).phrase  # no message of its own
+    except ValueError:  # a status code outside the standard ones
+        bare = False
+    if not bare:
+        return exc.detail
+    path = request.url.path
+    if len(path) > _MAX_ECHOED_PATH:
+        path = path[:_MAX_ECHOED_PATH] + "..."
+    docs = f"; see {request.app.docs_url}" if request.app.docs_url else ""
+    if exc.status_code == status.HTTP_404_NOT_FOUND and "endpoint" not in request.scope:
+        return f"no route {request.method} {path}{docs}"
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"method {request.method} is not allowed on {path}; allowed: {allowed}{docs}"
+    return exc.detail
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    # Starlette's class: routing raises it (404, 405) and FastAPI's HTTPException extends it
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(request, exc.status_code, exc.detail, exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code in (status.HTTP_204_NO_CONTENT, status.HTTP_304_NOT_MODIFIED):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return _error(request, exc.status_code, _http_detail(request, exc), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -227,5 +281,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     _install_error_handlers(app)
     web.install(app)  # account-manager pages, NBO exports, data-scientist view
-    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, holder=holder)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=app.state.metrics, holder=holder, on_error=_unhandled
+    )
     return app

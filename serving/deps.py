@@ -6,7 +6,7 @@ loop instead of costing a threadpool hop per request.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
@@ -21,6 +21,9 @@ from serving.store_gateway import StoreGateway
 
 #: Hard ceiling of ``k`` in the schema; ``ServingSettings.max_k`` may lower it.
 K_CEILING = 1000
+
+#: Where a request field came from, as the first element of a validation error's ``loc``.
+Location = Literal["query", "body", "path", "header"]
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key")
 
@@ -106,14 +109,14 @@ KindQuery = Annotated[
 ExplainQuery = Annotated[bool, Query(description="Attach reasons to each offer")]
 
 
-def out_of_range(name: str, value: int, limit: int) -> HTTPException:
-    """A 422 shaped like FastAPI's own validation errors."""
+def out_of_range(name: str, value: int, limit: int, location: Location = "query") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors; ``location`` is where ``name`` was."""
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         detail=[
             {
                 "type": "less_than_equal",
-                "loc": ["query", name],
+                "loc": [location, name],
                 "msg": f"Input should be less than or equal to {limit}",
                 "input": value,
             }
@@ -122,12 +125,15 @@ def out_of_range(name: str, value: int, limit: int) -> HTTPException:
 
 
 def ranking_rules(
-    settings: ServingSettings, k: int | None, kinds: list[ItemKind] | None
+    settings: ServingSettings,
+    k: int | None,
+    kinds: list[ItemKind] | None,
+    k_location: Location = "query",
 ) -> RankingRules:
-    """Rules of one request; ``k`` above ``settings.max_k`` is a 422."""
+    """Rules of one request; ``k`` above ``settings.max_k`` is a 422 pointing at ``k_location``."""
     chosen = settings.default_k if k is None else k
     if chosen > settings.max_k:
-        raise out_of_range("k", chosen, settings.max_k)
+        raise out_of_range("k", chosen, settings.max_k, k_location)
     return RankingRules(
         k=chosen,
         kinds=frozenset(kind.value for kind in kinds) if kinds else None,

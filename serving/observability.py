@@ -8,6 +8,7 @@ Metrics go to a registry per app, so tests can build several apps in one process
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -16,13 +17,25 @@ from collections.abc import Callable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.model_holder import ModelHolder
 
+log = logging.getLogger("serving")
+
 REQUEST_ID_HEADER = "X-Request-ID"
 MODEL_VERSION_HEADER = "X-Model-Version"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+#: The ``method`` label's values; any other method (servers accept any token) is ``OTHER``.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The ``route`` label of a request no route matched (a real 404, a slash redirect).
+UNMATCHED = "unmatched"
+
+#: Builds the answer to an exception no handler took (the app's JSON error shape).
+ErrorResponder = Callable[[Request, Exception], Response]
 _BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -94,13 +107,33 @@ class Metrics:
         self.registry.register(_ModelCollector(holder))
 
 
-class RequestContextMiddleware:
-    """Assigns the request id, adds the id and model-version headers, records metrics."""
+def method_label(method: str) -> str:
+    """The request method as a metric label, from a closed set."""
+    return method if method in KNOWN_METHODS else "OTHER"
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, holder: ModelHolder) -> None:
+
+class RequestContextMiddleware:
+    """Assigns the request id, adds the id and model-version headers, records metrics.
+
+    An exception no handler took is logged here with the request id and, unless the answer
+    had already started, answered by ``on_error`` through the same headers (else it is
+    re-raised for the server).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        holder: ModelHolder,
+        on_error: ErrorResponder | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.holder = holder
+        self.on_error = on_error
+        # id(endpoint) -> path template of the routes that do not put themselves in
+        # ``scope["route"]`` (FastAPI's /openapi.json and /docs, mounts); filled on first use
+        self._templates: dict[int, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,10 +145,12 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         started = time.perf_counter()
         status_code = 500
+        response_started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -127,17 +162,56 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            log.exception(
+                "unhandled error in %s %r (request %s)",
+                scope["method"],
+                scope.get("path", ""),
+                request_id,
+            )
+            if response_started or self.on_error is None:
+                status_code = 500
+                raise
+            response = self.on_error(Request(scope, receive), exc)
+            await response(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(template, scope["method"], str(status_code)).inc()
+            template = self._template(scope)
+            method = method_label(scope["method"])
+            self.metrics.requests.labels(template, method, str(status_code)).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+
+    def _template(self, scope: Scope) -> str:
+        """The route label: the matched route's path template, else ``unmatched``."""
+        path = getattr(scope.get("route"), "path", None)
+        if path:
+            return str(path)
+        endpoint = scope.get("endpoint")
+        if endpoint is None:  # no route matched
+            return UNMATCHED
+        if id(endpoint) not in self._templates:
+            self._templates = _templates(scope)
+        return self._templates.get(id(endpoint), UNMATCHED)
 
     def _current_version(self) -> str | None:
         try:
             return self.holder.current.label
         except LookupError:
             return None
+
+
+def _templates(scope: Scope) -> dict[int, str]:
+    """id(endpoint) -> path template of the app's top-level routes (a mount's ends in {path}).
+
+    Keyed by ``id``: an endpoint may be unhashable (a mounted ``Router``), and the routes live
+    as long as the app.
+    """
+    templates: dict[int, str] = {}
+    for route in getattr(scope.get("app"), "routes", ()):
+        endpoint = route.app if isinstance(route, Mount) else getattr(route, "endpoint", None)
+        template = getattr(route, "path_format", None)
+        if endpoint is not None and template:
+            templates.setdefault(id(endpoint), str(template))
+    return templates
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -216,6 +216,10 @@ class ReloadOut(Envelope):
     alias: str
     previous_version: str | None
     swapped: bool
+    announced: bool = Field(
+        description="Whether the other workers were told (over Redis); if not, they pick the "
+        "version up at their next alias poll"
+    )
 
 
 class HealthOut(BaseModel):

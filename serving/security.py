@@ -3,6 +3,12 @@
 - admin key: everything;
 - a manager's key: that manager's portfolio only (403 for another manager or its clients);
 - cabinet key (optional): the client-cabinet endpoints; without one configured they are open.
+
+Recording events (``POST /v1/events``) changes what a client owns, so it always needs a key
+(``KeyRing.recorder``): admin or cabinet for any client, a manager's key for its own clients
+(``require_portfolio``). A manager's key gets the same 403 for another manager's client and for
+a client that does not exist, so it cannot probe which clients exist.
+
 Keys are compared by their SHA-256 digests (one dict lookup, no early-exit string compare) and
 never logged: error messages name the header, never the value.
 """
@@ -10,8 +16,9 @@ never logged: error messages name the header, never the value.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import HTTPException, status
 
@@ -92,6 +99,19 @@ class KeyRing:
             return principal
         return self.require(principal, "admin", "manager", "cabinet")
 
+    def recorder(self, principal: Principal) -> Principal:
+        """``POST /v1/events``: a key always, even while the cabinet is open.
+
+        Admin, manager and cabinet keys pass here (a cabinet principal exists only when a
+        cabinet key is configured); a manager's clients are checked by ``require_portfolio``.
+        """
+        if principal.role == "anonymous":
+            raise _unauthorized(
+                f"recording events needs an API key in the {API_KEY_HEADER} header "
+                "(the admin key, a manager's key or the cabinet key)"
+            )
+        return self.require(principal, "admin", "manager", "cabinet")
+
 
 def forbid_manager(manager_id: str) -> HTTPException:
     return HTTPException(
@@ -105,3 +125,32 @@ def forbid_client(client_id: str) -> HTTPException:
         status.HTTP_403_FORBIDDEN,
         detail=f"client {client_id!r} is not in this manager's portfolio",
     )
+
+
+def _manager_of(profile: Mapping[str, Any] | None) -> str | None:
+    value = profile.get("manager_id") if profile else None
+    return None if value in (None, "") else str(value)
+
+
+def require_portfolio(
+    principal: Principal, profiles: Mapping[str, Mapping[str, Any] | None] | None
+) -> None:
+    """A manager's key may act only on its own clients; other keys pass unchanged.
+
+    ``profiles`` maps each client id to its online-store profile (``None`` for a client the
+    store does not hold), or is ``None`` itself when the store could not be read. For a manager's
+    key: 503 without profiles, else 403 for the first client whose profile names no manager or
+    another one, so an unknown client and another manager's client get the same answer.
+    """
+    if principal.role != "manager":
+        return
+    if profiles is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the online store (Redis) is unavailable, so the manager of the client "
+            "cannot be checked; nothing was done, retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    for client_id, profile in profiles.items():
+        if not principal.may_see_client_of(_manager_of(profile)):
+            raise forbid_client(client_id)

@@ -3,7 +3,9 @@
 The model comes from one of two places: ``RECSYS_MODEL_DIR`` (a saved ``ServableModel``
 directory, handy for tests and air-gapped installs) or the MLflow registry (``RECSYS_MODEL_NAME``
 at the aliases ``RECSYS_MODEL_ALIASES``). API keys are secrets: they are held as ``SecretStr``
-and never printed. Production mode refuses to start without an admin key.
+(surrounding whitespace stripped) and never printed, not even in a validation error. Production
+mode refuses to start without an admin key, or with any key shorter than
+``MIN_PRODUCTION_KEY_LENGTH``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from recommender.paths import DATA_DIR_ENV, data_dir, mlflow_dir
 
+#: Every API key configured in production mode is at least this long (after stripping).
+MIN_PRODUCTION_KEY_LENGTH = 16
+
 
 class SettingsError(ValueError):
     """Settings that would make the service unsafe or unable to start."""
+
+
+def _stripped(value: Any) -> str:
+    """The text of a key given as ``str`` or ``SecretStr``, without surrounding whitespace."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return text.strip()
 
 
 def _parse_keys(value: Any) -> dict[str, SecretStr]:
@@ -45,17 +56,20 @@ def _parse_keys(value: Any) -> dict[str, SecretStr]:
         raise ValueError("RECSYS_MANAGER_KEYS: expected 'm001:key1,m002:key2' or a JSON object")
     out: dict[str, SecretStr] = {}
     for manager, key in value.items():
-        secret = key if isinstance(key, SecretStr) else SecretStr(str(key))
-        if not secret.get_secret_value():
-            raise ValueError(f"RECSYS_MANAGER_KEYS: empty key for manager {manager!r}")
-        out[str(manager)] = secret
+        text = "" if key is None else _stripped(key)
+        if not text:
+            raise ValueError(f"RECSYS_MANAGER_KEYS: empty or blank key for manager {manager!r}")
+        out[str(manager)] = SecretStr(text)
     return out
 
 
 class ServingSettings(BaseSettings):
     """Everything ``create_app`` needs; build one explicitly in tests."""
 
-    model_config = SettingsConfigDict(env_prefix="RECSYS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a validation error would otherwise print the input, keys included
+    model_config = SettingsConfigDict(
+        env_prefix="RECSYS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     mode: Literal["dev", "production"] = "dev"
     host: str = "127.0.0.1"
@@ -138,20 +152,34 @@ class ServingSettings(BaseSettings):
     def _manager_keys(cls, value: Any) -> dict[str, SecretStr]:
         return _parse_keys(value)
 
+    @field_validator("admin_key", mode="before")
+    @classmethod
+    def _strip_admin_key(cls, value: Any) -> Any:
+        return SecretStr(_stripped(value)) if isinstance(value, str | SecretStr) else value
+
     @field_validator("cabinet_key", mode="before")
     @classmethod
     def _empty_cabinet_key(cls, value: Any) -> Any:
-        return None if value in ("", None) else value
+        if value is None or value == "":
+            return None  # unset: the cabinet endpoints are open
+        if not isinstance(value, str | SecretStr):
+            return value
+        text = _stripped(value)
+        if not text:  # a blank key must not silently open the cabinet
+            raise ValueError("RECSYS_CABINET_KEY is blank: unset it, or set a real key")
+        return SecretStr(text)
 
     @model_validator(mode="after")
     def _safe(self) -> ServingSettings:
         if self.default_k > self.max_k:
             raise ValueError(f"default_k ({self.default_k}) exceeds max_k ({self.max_k})")
-        if self.mode == "production" and not self.admin_key.get_secret_value().strip():
-            raise ValueError(
-                "production mode needs an admin API key: set RECSYS_ADMIN_KEY "
-                "(or RECSYS_MODE=dev for a local run)"
-            )
+        if self.mode == "production":
+            if not self.admin_key.get_secret_value():
+                raise ValueError(
+                    "production mode needs an admin API key: set RECSYS_ADMIN_KEY "
+                    "(or RECSYS_MODE=dev for a local run)"
+                )
+            self._check_key_lengths()
         keys = [self.admin_key.get_secret_value(), *self._manager_secrets()]
         if self.cabinet_key is not None:
             keys.append(self.cabinet_key.get_secret_value())
@@ -159,6 +187,30 @@ class ServingSettings(BaseSettings):
         if len(keys) != len(set(keys)):
             raise ValueError("API keys must be distinct (admin, cabinet and each manager)")
         return self
+
+    def _check_key_lengths(self) -> None:
+        """Production keys must be hard to guess; the message names settings, never values."""
+        short: list[str] = []
+        if len(self.admin_key.get_secret_value()) < MIN_PRODUCTION_KEY_LENGTH:
+            short.append("RECSYS_ADMIN_KEY")
+        if (
+            self.cabinet_key is not None
+            and len(self.cabinet_key.get_secret_value()) < MIN_PRODUCTION_KEY_LENGTH
+        ):
+            short.append("RECSYS_CABINET_KEY")
+        managers = [
+            manager
+            for manager, key in self.manager_keys.items()
+            if len(key.get_secret_value()) < MIN_PRODUCTION_KEY_LENGTH
+        ]
+        if managers:
+            short.append(f"RECSYS_MANAGER_KEYS (manager {', '.join(map(repr, managers))})")
+        if short:
+            raise ValueError(
+                f"production mode needs API keys of at least {MIN_PRODUCTION_KEY_LENGTH} "
+                f"characters; too short: {'; '.join(short)} "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            )
 
     def _manager_secrets(self) -> list[str]:
         return [key.get_secret_value() for key in self.manager_keys.values()]

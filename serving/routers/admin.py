@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from serving.deps import AdminDep, HolderDep, RequestIdDep, StaffDep
 from serving.model_holder import ModelRefusedError
+from serving.reload_broadcast import announce
 from serving.schemas import ErrorBody, ModelOut, ModelsOut, ReloadIn, ReloadOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -44,6 +45,7 @@ async def list_models(
     responses={
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
+        404: {"model": ErrorBody, "description": "The alias is not served"},
         409: {"model": ErrorBody, "description": "Refused: the old version keeps serving"},
     },
 )
@@ -54,7 +56,11 @@ def reload_model(
     request: Request,
     body: ReloadIn | None = None,
 ) -> ReloadOut:
-    """Load the version an alias points to now and swap it in atomically."""
+    """Load the version an alias points to now and swap it in atomically.
+
+    The other workers are told over Redis and follow within a moment
+    (``serving.reload_broadcast``); without Redis they follow at their next alias poll.
+    """
     alias = (body.alias if body else None) or holder.serving_alias
     if alias not in holder.served_aliases:
         served = ", ".join(holder.served_aliases)
@@ -73,10 +79,13 @@ def reload_model(
         ) from exc
     request.app.state.metrics.reloads.labels("swapped").inc()
     request.state.model_version = holder.current.label
+    store = request.app.state.store.store
+    announced = store is not None and announce(store.redis, alias, loaded.version)
     return ReloadOut(
         request_id=request_id,
         model_version=loaded.label,
         alias=alias,
         previous_version=previous,
         swapped=previous != loaded.version,
+        announced=announced,
     )

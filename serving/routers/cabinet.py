@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -37,7 +37,7 @@ from serving.deps import (
 from serving.experiments import FALLBACK_VARIANT, Arm, LiveExperiments
 from serving.recommend import UnknownClientError, context_of, namer
 from serving.schemas import ErrorBody, RecommendationsOut, recommendations_json
-from serving.security import KeyRing, forbid_client
+from serving.security import KeyRing, require_portfolio
 from serving.store_gateway import StoreGateway
 
 router = APIRouter(prefix="/v1", tags=["client cabinet"])
@@ -77,16 +77,10 @@ async def answer(
     rules = ranking_rules(settings, k, kinds)
     store: StoreGateway = state.store
     client_state = await store.client_state_soon(client_id)
+    if principal.role == "manager":  # before context_of: 403, never 404, outside the portfolio
+        profiles = None if client_state is None else {client_id: client_state[0].value}
+        require_portfolio(principal, profiles)
     ctx = context_of(serving, client_id, client_state)
-    if principal.role == "manager":
-        if ctx.degraded:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="cannot check the client's manager while the online store is "
-                "unavailable; retry shortly",
-            )
-        if not principal.may_see_client_of(ctx.attribute("manager_id")):
-            raise forbid_client(client_id)
     experiments: LiveExperiments = state.experiments
     arm = experiments.arm(state.holder, serving, client_id, ctx.segment, ctx.attribute("industry"))
     model = arm.model
@@ -181,6 +175,16 @@ router.add_api_route(
         200: {"model": RecommendationsOut, "description": "Successful Response"},
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
-        404: {"model": ErrorBody, "description": "Unknown client: use POST /v1/recommendations"},
+        404: {
+            "model": ErrorBody,
+            "description": "Unknown client: use POST /v1/recommendations (a manager's key "
+            "gets 403 instead for any client outside its portfolio, known or not)",
+        },
+        503: {
+            "model": ErrorBody,
+            "description": "No model loaded yet, or, for a manager's key, the online store is "
+            "unavailable so the client's manager cannot be checked (other callers get a "
+            "degraded 200)",
+        },
     },
 )

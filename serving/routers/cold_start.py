@@ -22,7 +22,11 @@ router = APIRouter(prefix="/v1", tags=["client cabinet"])
 
 @router.post(
     "/recommendations",
-    responses={401: {"model": ErrorBody}, 422: {"description": "Unknown offer or bad field"}},
+    responses={
+        401: {"model": ErrorBody, "description": "A cabinet key is configured and not given"},
+        422: {"description": "Unknown offer or bad field"},
+        503: {"model": ErrorBody, "description": "No model is loaded yet"},
+    },
 )
 def cold_start_recommendations(
     body: ColdStartIn,
@@ -42,7 +46,7 @@ def cold_start_recommendations(
     for position, item_id in enumerate(body.owned):
         if item_id not in serving.item_index:
             raise UnknownItemError(f"owned[{position}]", item_id)
-    rules = ranking_rules(settings, body.k, body.kind)
+    rules = ranking_rules(settings, body.k, body.kind, k_location="body")
     profile = body.features.model_dump(mode="json", exclude_none=True)
     state = request.app.state
     experiments: LiveExperiments = state.experiments

@@ -2,31 +2,65 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
 
 from feature_store.events import EventIn
-from serving.deps import CabinetDep, ModelDep, RequestIdDep, StoreDep
+from serving.deps import ApiKeyDep, ModelDep, RequestIdDep, StoreDep
 from serving.schemas import ErrorBody, EventsOut
+from serving.security import KeyRing, Principal, require_portfolio
 
 router = APIRouter(prefix="/v1", tags=["events"])
+
+
+async def _recorder(request: Request, api_key: ApiKeyDep) -> Principal:
+    """The caller, checked before the body is validated: no key is a 401, never a 422."""
+    keys: KeyRing = request.app.state.keys
+    return keys.recorder(keys.identify(api_key))
+
+
+RecorderDep = Annotated[Principal, Depends(_recorder)]
+
+DESCRIPTION = """Record one event or a batch, atomically; ownership changes apply at once.
+
+**API key required** (`X-API-Key`), also when the cabinet endpoints are open (no cabinet key
+configured): events change what a client owns and so what it is recommended.
+
+- the admin key, or the cabinet key when one is configured: events of any client;
+- a manager's key: events of that manager's clients only. One client of the batch outside the
+  portfolio (or unknown) refuses the whole batch with 403 and nothing is recorded.
+
+A cabinet that reports its clients' actions needs `RECSYS_CABINET_KEY` set and sent.
+"""
 
 
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
+    description=DESCRIPTION,
     responses={
+        401: {"model": ErrorBody, "description": "No API key, or one that is not known"},
+        403: {
+            "model": ErrorBody,
+            "description": "A manager's key and a client outside its portfolio: nothing recorded",
+        },
         422: {"description": "Unknown client or offer, bad type or timestamp (field named)"},
         503: {"model": ErrorBody, "description": "Online store unavailable: not recorded"},
     },
 )
 def post_events(
+    principal: RecorderDep,
     body: EventIn | list[EventIn],
     store: StoreDep,
     model: ModelDep,
-    principal: CabinetDep,
     request_id: RequestIdDep,
 ) -> EventsOut:
-    """Record one event or a batch, atomically; ownership changes apply at once."""
     events = body if isinstance(body, list) else [body]
+    if principal.role == "manager":  # every client of the batch, before anything is written
+        client_ids = list(dict.fromkeys(event.client_id for event in events))
+        found = store.profiles(client_ids) if client_ids else {}
+        profiles = None if found is None else {c: found[c].value for c in client_ids}
+        require_portfolio(principal, profiles)
     ids = store.append_events(events) if events else []
     return EventsOut(request_id=request_id, model_version=model.label, event_ids=ids)

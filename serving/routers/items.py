@@ -12,7 +12,14 @@ from serving.schemas import ErrorBody, SimilarItemOut, SimilarItemsOut
 router = APIRouter(prefix="/v1", tags=["items"])
 
 
-@router.get("/items/{item_id}/similar", responses={404: {"model": ErrorBody}})
+@router.get(
+    "/items/{item_id}/similar",
+    responses={
+        401: {"model": ErrorBody, "description": "A cabinet key is configured and not given"},
+        404: {"model": ErrorBody, "description": "Unknown offer"},
+        503: {"model": ErrorBody, "description": "No model is loaded yet"},
+    },
+)
 def similar_items(
     model: ModelDep,
     settings: SettingsDep,

@@ -96,9 +96,16 @@ def _filters(
     """Filters from the query; an empty value (the form's "all") means no filter."""
     kind = kind or None
     if kind is not None and kind not in KINDS:
-        raise HTTPException(
+        raise HTTPException(  # shaped like FastAPI's own validation errors (documented so)
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"kind must be one of {', '.join(KINDS)} (or empty for all)",
+            detail=[
+                {
+                    "type": "enum",
+                    "loc": ["query", "kind"],
+                    "msg": f"Input should be one of {', '.join(KINDS)} (or empty for all)",
+                    "input": kind,
+                }
+            ],
         )
     return Filters(kind=kind, industry=industry or None, k=k)
 

@@ -43,7 +43,7 @@ def test_outage_serves_degraded_and_recovers(
         assert unknown.json()["source"] == "popularity"
         cold = client.post("/v1/recommendations", json={"owned": ["backup"]})
         assert cold.status_code == 200
-        refused = client.post("/v1/events", json=EVENT)
+        refused = client.post("/v1/events", json=EVENT, headers=_admin())
         assert refused.status_code == 503
         assert "nothing was recorded" in refused.json()["detail"]
         assert client.get("/v1/managers/m001/next-best-offers", headers=_admin()).status_code == 503
@@ -57,7 +57,7 @@ def test_outage_serves_degraded_and_recovers(
         time.sleep(0.3)  # past the retry window
         back = client.get("/v1/clients/c001/recommendations").json()
         assert back["degraded"] is False
-        assert client.post("/v1/events", json=EVENT).status_code == 202
+        assert client.post("/v1/events", json=EVENT, headers=_admin()).status_code == 202
         assert client.get("/readyz").json()["status"] == "ready"
 
 

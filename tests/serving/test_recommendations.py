@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from feature_store.redis_store import RedisOnlineStore
-from tests.serving.conftest import ITEMS, make_frames
+from tests.serving.conftest import ITEMS, admin, make_frames
 
 
 def owned_of(client_id: str) -> set[str]:
@@ -52,10 +52,12 @@ def test_kind_filter_and_explain(client: TestClient) -> None:
 
 def test_reasons_name_prerequisites_and_industry(client: TestClient) -> None:
     # c000 is a healthcare client; give it Linux 1 so Linux 2 becomes "the next step"
-    client.post(
+    enrolled = client.post(
         "/v1/events",
         json={"client_id": "c000", "item_ids": ["course_linux1"], "event_type": "enrolment"},
+        headers=admin(),
     )
+    assert enrolled.status_code == 202, enrolled.text
     body = client.get(
         "/v1/clients/c000/recommendations",
         params={"kind": "course", "explain": "true", "k": 4},
@@ -134,6 +136,7 @@ def test_purchase_is_excluded_from_the_very_next_answer(client: TestClient) -> N
     posted = client.post(
         "/v1/events",
         json={"client_id": "c003", "item_ids": [top], "event_type": "purchase"},
+        headers=admin(),
     )
     assert posted.status_code == 202
     assert len(posted.json()["event_ids"]) == 1
@@ -143,17 +146,23 @@ def test_purchase_is_excluded_from_the_very_next_answer(client: TestClient) -> N
 
 def test_events_validation_names_the_field(client: TestClient, store: RedisOnlineStore) -> None:
     unknown_client = client.post(
-        "/v1/events", json={"client_id": "ghost", "item_ids": ["backup"], "event_type": "click"}
+        "/v1/events",
+        json={"client_id": "ghost", "item_ids": ["backup"], "event_type": "click"},
+        headers=admin(),
     )
     assert unknown_client.status_code == 422
     assert "client_id" in str(unknown_client.json()["detail"])
     unknown_item = client.post(
-        "/v1/events", json={"client_id": "c001", "item_ids": ["ghost"], "event_type": "click"}
+        "/v1/events",
+        json={"client_id": "c001", "item_ids": ["ghost"], "event_type": "click"},
+        headers=admin(),
     )
     assert unknown_item.status_code == 422
     assert "item_ids" in str(unknown_item.json()["detail"])
     bad_type = client.post(
-        "/v1/events", json={"client_id": "c001", "item_ids": ["backup"], "event_type": "hug"}
+        "/v1/events",
+        json={"client_id": "c001", "item_ids": ["backup"], "event_type": "hug"},
+        headers=admin(),
     )
     assert bad_type.status_code == 422
     assert "event_type" in str(bad_type.json()["detail"])

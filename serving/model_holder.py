@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from recommender.catalog import KIND_NAMES
 from recommender.ranking.fast import rank_scores
 from recommender.ranking.prepared import kernel_catalog
 from recommender.ranking.rules import RankingRules
@@ -50,9 +51,7 @@ class LoadedModel:
     item_index: dict[str, int] = field(init=False)
     client_index: dict[str, int] = field(init=False)
     row_index: dict[str, int] = field(init=False)
-    #: Price scaled to [0, 1] (for the loyalty boost and the expected value).
-    price01: np.ndarray = field(init=False)
-    #: Lazily derived arrays (e.g. unit item factors for reasons).
+    #: Lazily derived per-model values (e.g. the item arrays the answers read).
     cache: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,9 +62,6 @@ class LoadedModel:
             self, "client_index", {str(c): n for n, c in enumerate(model.client_ids)}
         )
         object.__setattr__(self, "row_index", {r: n for n, r in enumerate(model.segment_names)})
-        price = np.asarray(model.catalog.price, dtype=np.float32)
-        top = float(price.max()) if len(price) else 0.0
-        object.__setattr__(self, "price01", price / top if top > 0 else np.zeros_like(price))
 
     @property
     def name(self) -> str:
@@ -83,6 +79,11 @@ def check_servable(model: ServableModel) -> None:
         raise ModelRefusedError(f"unsupported scoring mode {model.mode!r}")
     if model.n_items == 0:
         raise ModelRefusedError("the model has no items")
+    if tuple(model.catalog.kind_names) != KIND_NAMES:
+        # the API's ``kind`` filter, the quotas and the one-tariff rule index kinds by these
+        raise ModelRefusedError(
+            f"catalog kinds {tuple(model.catalog.kind_names)} differ from the served {KIND_NAMES}"
+        )
     try:
         kernel_catalog(model.catalog)
     except ValueError as exc:
@@ -107,6 +108,7 @@ class ModelHolder:
         self.aliases = aliases
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         #: Loaded on demand (experiment targets), after the configured aliases.
         self._extra: tuple[str, ...] = ()
         self._loading: set[str] = set()
@@ -199,7 +201,9 @@ class ModelHolder:
             raise ModelRefusedError(
                 f"alias {alias!r} is not served (serving {self.served_aliases})"
             )
-        with self._lock:
+        # one load at a time; the state lock is held only for the swap, so requests (which
+        # read ``_models`` without it, and ``want`` which takes it) never wait for a load
+        with self._reload_lock:
             old = self._models.get(alias)
             try:
                 if (
@@ -218,6 +222,7 @@ class ModelHolder:
                 )
                 raise ModelRefusedError(reason) from exc
             loaded = LoadedModel(servable, version, alias, datetime.now(UTC))
-            self._models = {**self._models, alias: loaded}
+            with self._lock:
+                self._models = {**self._models, alias: loaded}
         log.info("serving %s as %s (was %s)", loaded.label, alias, old.label if old else "nothing")
         return loaded

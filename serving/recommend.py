@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from recommender.dataset import DEFAULT_CLIENT_FEATURES
-from recommender.domain import LOYALTY_TIERS
+from recommender.loyalty import tier_progress
 from recommender.models.base import fallback_rows
 from recommender.ranking.fast import rank_scores
 from recommender.ranking.rules import RankingRules
@@ -135,11 +135,11 @@ def context_of(model: LoadedModel, client_id: str, state: ClientState | None) ->
 
 
 def manager_contexts(
-    model: LoadedModel, store: StoreGateway, manager_id: str, limit: int
+    model: LoadedModel, store: StoreGateway, manager_id: str
 ) -> list[ClientContext]:
-    """Contexts of a manager's clients (first ``limit`` by id); needs the store."""
+    """Contexts of all of a manager's clients, by id (ranking them comes after); needs the store."""
     members = store.clients_of_manager(manager_id)
-    ids = sorted(members)[:limit] if members is not None else []
+    ids = sorted(members) if members is not None else []
     profiles = store.profiles(ids) if ids else {}
     owned = store.owned(ids) if ids else {}
     if members is None or profiles is None or owned is None:
@@ -175,7 +175,14 @@ def scoring_source(model: LoadedModel, ctx: ClientContext) -> str:
 
 @dataclass(frozen=True)
 class Boosts:
-    """Business boosts, as fractions of the client's score spread."""
+    """Business boosts, as fractions of the client's score spread.
+
+    - ``margin``: each offer's margin (a fraction of its price), for every client;
+    - ``loyalty``: for a client below the top tier, how much of the spend still needed for the
+      next tier the offer's yearly price covers (``price / needed``, at most 1: an offer that
+      closes the gap gets the whole boost). The tier is the profile's ``loyalty_tier`` (or the
+      spend's own), the spend the list prices of the owned offers (``recommender.loyalty``).
+    """
 
     margin: float = 0.0
     loyalty: float = 0.0
@@ -187,7 +194,7 @@ class Boosts:
         scores: np.ndarray,
         spread: float | None = None,
     ) -> np.ndarray:
-        """Margin for everyone; price toward the next tier for clients below the top tier.
+        """The boost per offer (empty when there is none to add).
 
         ``spread`` (max - min of the finite scores) is computed here unless given.
         """
@@ -196,19 +203,18 @@ class Boosts:
         if spread is None:
             spread = _stats(scores).spread
         spread = spread if spread > 0 else 1.0
-        climbing = ctx.attribute("loyalty_tier") in LOYALTY_TIERS[:-1]
-        return (spread * self._unit(model, climbing)).astype(np.float32, copy=False)
+        arrays = _item_arrays(model)
+        unit = self.margin * arrays.margin32
+        needed = self.needed(model, ctx)
+        if self.loyalty > 0 and needed > 0:
+            unit = unit + self.loyalty * np.minimum(arrays.price32 / np.float32(needed), 1)
+        return (spread * unit).astype(np.float32, copy=False)
 
-    def _unit(self, model: LoadedModel, climbing: bool) -> np.ndarray:
-        """The boost per unit of spread: it depends on the model and settings only (cached)."""
-        key = f"boosts:{self.margin!r}:{self.loyalty!r}:{climbing}"
-        unit: np.ndarray | None = model.cache.get(key)
-        if unit is None:
-            unit = self.margin * _item_arrays(model).margin32
-            if climbing:
-                unit = unit + self.loyalty * model.price01
-            model.cache[key] = unit
-        return unit
+    @staticmethod
+    def needed(model: LoadedModel, ctx: ClientContext) -> float:
+        """The yearly spend the client still needs for its next tier (0 at the top or past it)."""
+        spend = float(_item_arrays(model).price64[ctx.owned].sum()) if len(ctx.owned) else 0.0
+        return tier_progress(spend, ctx.attribute("loyalty_tier")).needed
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,8 @@ class _ItemArrays:
     ids: list[str]
     kinds: list[str]
     margin32: np.ndarray
+    price32: np.ndarray
+    price64: np.ndarray
     value64: np.ndarray  # price x margin
 
 
@@ -241,6 +249,8 @@ def _item_arrays(model: LoadedModel) -> _ItemArrays:
             ids=[str(i) for i in model.servable.item_ids],
             kinds=[catalog.kind_names[int(k)] for k in catalog.kind],
             margin32=np.asarray(catalog.margin, dtype=np.float32),
+            price32=np.asarray(catalog.price, dtype=np.float32),
+            price64=np.asarray(catalog.price, dtype=np.float64),
             value64=np.asarray(catalog.price, dtype=np.float64)
             * np.asarray(catalog.margin, dtype=np.float64),
         )
@@ -309,27 +319,36 @@ def rank(
     arrays = _item_arrays(model)
     # the probability proxy and expected value of the chosen few
     probabilities, values = offer_values(scores, top, stats.mean, stats.std, arrays.value64)
-    offers = []
-    for item, total, probability, value in zip(
-        top.tolist(), totals.tolist(), probabilities.tolist(), values.tolist(), strict=True
-    ):
-        reasons = (
-            tuple(reasons_for(model, item, ctx.owned, ctx.popularity_rows, name_of))
-            if name_of is not None
-            else ()
+    offers = [
+        Offer(
+            item_index=item,
+            item_id=arrays.ids[item],
+            kind=arrays.kinds[item],
+            score=total,
+            probability=probability,
+            expected_value=value,
+            reasons=(),
         )
-        offers.append(
-            Offer(
-                item_index=item,
-                item_id=arrays.ids[item],
-                kind=arrays.kinds[item],
-                score=total,
-                probability=probability,
-                expected_value=value,
-                reasons=reasons,
+        for item, total, probability, value in zip(
+            top.tolist(), totals.tolist(), probabilities.tolist(), values.tolist(), strict=True
+        )
+    ]
+    ranking = Ranking(ctx, offers, source, explored)
+    return ranking if name_of is None else explained(model, ranking, name_of)
+
+
+def explained(model: LoadedModel, ranking: Ranking, name_of: Callable[[int], str]) -> Ranking:
+    """``ranking`` with the reasons of each offer (see ``serving.reasons``)."""
+    ctx = ranking.context
+    offers = [
+        offer._replace(
+            reasons=tuple(
+                reasons_for(model, offer.item_index, ctx.owned, ctx.popularity_rows, name_of)
             )
         )
-    return Ranking(ctx, offers, source, explored)
+        for offer in ranking.offers
+    ]
+    return replace(ranking, offers=offers)
 
 
 def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Callable[[int], str]:

@@ -17,7 +17,7 @@ from serving.deps import (
     out_of_range,
     ranking_rules,
 )
-from serving.recommend import manager_contexts, namer, rank
+from serving.recommend import explained, manager_contexts, namer, rank
 from serving.schemas import ErrorBody, ManagerOffersOut, NextBestOfferOut, OfferValueOut
 from serving.security import forbid_manager
 
@@ -40,19 +40,27 @@ def next_best_offers(
     request_id: RequestIdDep,
     manager_id: Annotated[str, Path(min_length=1, max_length=128)],
     k: Annotated[int, Query(ge=1, le=K_CEILING, description="Offers per client")] = 3,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="Clients at most")] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=100_000, description="Clients at most: the best opportunities")
+    ] = 100,
 ) -> ManagerOffersOut:
-    """The manager's clients by expected value of their top offers, each with reasons."""
+    """The manager's clients by expected value of their top offers, each with reasons.
+
+    Every client of the portfolio is ranked; the ``limit`` best opportunities are returned.
+    """
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
     if limit > settings.max_manager_clients:
         raise out_of_range("limit", limit, settings.max_manager_clients)
     rules = ranking_rules(settings, k, None)
-    contexts = manager_contexts(model, store, manager_id, limit)
-    owned = sorted({int(i) for ctx in contexts for i in ctx.owned})
+    # the whole portfolio is ranked (without reasons), ordered by opportunity, then cut to
+    # ``limit``: cutting first would drop the best opportunities of clients late in id order
+    contexts = manager_contexts(model, store, manager_id)
+    ranked = [rank(model, ctx, rules, boosts(settings)) for ctx in contexts]
+    ranked.sort(key=lambda r: (-r.expected_value, r.context.client_id or ""))
+    owned = sorted({int(i) for r in ranked[:limit] for i in r.context.owned})
     name_of = namer(model, store, owned)
-    rankings = [rank(model, ctx, rules, boosts(settings), name_of) for ctx in contexts]
-    rankings.sort(key=lambda r: (-r.expected_value, r.context.client_id or ""))
+    rankings = [explained(model, r, name_of) for r in ranked[:limit]]
     return ManagerOffersOut(
         request_id=request_id,
         model_version=model.label,

@@ -6,6 +6,7 @@ loop instead of costing a threadpool hop per request.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -134,11 +135,14 @@ def ranking_rules(
     chosen = settings.default_k if k is None else k
     if chosen > settings.max_k:
         raise out_of_range("k", chosen, settings.max_k, k_location)
-    return RankingRules(
-        k=chosen,
-        kinds=frozenset(kind.value for kind in kinds) if kinds else None,
-        max_per_kind=settings.max_per_kind,
-    )
+    kind_names = frozenset(kind.value for kind in kinds) if kinds else None
+    return _rules(chosen, kind_names, settings.max_per_kind)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rules(k: int, kinds: frozenset[str] | None, max_per_kind: int) -> RankingRules:
+    """Rules are immutable and few distinct ones are asked for: built (and hashed) once."""
+    return RankingRules(k=k, kinds=kinds, max_per_kind=max_per_kind)
 
 
 def boosts(settings: ServingSettings) -> Boosts:

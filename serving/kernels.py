@@ -1,8 +1,9 @@
 """The per-answer arithmetic of ``serving.recommend.rank``, compiled (numba, ``nogil``).
 
 About ten small numpy calls per answer (finite mask, mean, deviation, min/max; z-score, clip,
-logistic, value) cost ~30 us of Python overhead; these loops cost ~2 us. ``warm_up`` compiles
-(or loads from the on-disk cache) both at startup, so no request pays for JIT compilation.
+logistic, value; the boosts) cost ~30 us of Python overhead; these loops cost ~2 us.
+``warm_up`` compiles (or loads from the on-disk cache) all of them at startup, so no request
+pays for JIT compilation.
 """
 
 from __future__ import annotations
@@ -61,6 +62,53 @@ def _offer_values(
     return probabilities, values
 
 
+@njit(cache=True, nogil=True)
+def _owned_spend(price: np.ndarray, owned: np.ndarray) -> float:  # pragma: no cover - numba
+    total = 0.0
+    for t in range(owned.shape[0]):
+        total += price[owned[t]]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _boost_values(
+    margin: np.ndarray,
+    price: np.ndarray,
+    margin_weight: float,
+    loyalty: float,
+    needed: float,
+    spread: float,
+) -> np.ndarray:  # pragma: no cover - numba
+    out = np.empty(margin.shape[0], dtype=np.float32)
+    inverse = 1.0 / needed if needed > 0 else 0.0
+    for i in range(margin.shape[0]):
+        unit = margin_weight * margin[i]
+        if inverse > 0:
+            unit += loyalty * min(price[i] * inverse, 1.0)
+        out[i] = spread * unit
+    return out
+
+
+def owned_spend(price: np.ndarray, owned: np.ndarray) -> float:
+    """Sum of ``price`` (float64) over the ``owned`` indices (int64)."""
+    return float(_owned_spend(price, owned))
+
+
+def boost_values(
+    margin: np.ndarray,
+    price: np.ndarray,
+    margin_weight: float,
+    loyalty: float,
+    needed: float,
+    spread: float,
+) -> np.ndarray:
+    """float32 ``spread * (margin_weight * margin + loyalty * min(price / needed, 1))``; the
+    loyalty term only where ``needed > 0`` (``margin`` and ``price`` float64)."""
+    return _boost_values(
+        margin, price, float(margin_weight), float(loyalty), float(needed), float(spread)
+    )
+
+
 def score_stats(scores: np.ndarray) -> tuple[float, float, float]:
     """Spread (max - min, in float32 as the scores), mean and standard deviation of the finite
     scores; zeros when none is finite."""
@@ -87,3 +135,5 @@ def warm_up() -> None:
     scores = np.array([1.0, np.nan, 3.0], dtype=np.float32)
     _, mean, std = score_stats(scores)
     offer_values(scores, np.array([2, 0], dtype=np.int64), mean, std, np.ones(3))
+    owned_spend(np.ones(3), np.array([1], dtype=np.int64))
+    boost_values(np.ones(3), np.ones(3), 0.1, 0.1, 2.0, 1.0)

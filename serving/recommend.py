@@ -22,7 +22,7 @@ from recommender.models.base import fallback_rows
 from recommender.ranking.fast import rank_scores
 from recommender.ranking.rules import RankingRules
 from serving.exploration import explore
-from serving.kernels import offer_values, score_stats
+from serving.kernels import boost_values, offer_values, owned_spend, score_stats
 from serving.model_holder import LoadedModel
 from serving.reasons import reasons_for
 from serving.store_gateway import ClientState, StoreGateway
@@ -204,16 +204,15 @@ class Boosts:
             spread = _stats(scores).spread
         spread = spread if spread > 0 else 1.0
         arrays = _item_arrays(model)
-        unit = self.margin * arrays.margin32
-        needed = self.needed(model, ctx)
-        if self.loyalty > 0 and needed > 0:
-            unit = unit + self.loyalty * np.minimum(arrays.price32 / np.float32(needed), 1)
-        return (spread * unit).astype(np.float32, copy=False)
+        needed = self.needed(model, ctx) if self.loyalty > 0 else 0.0
+        return boost_values(
+            arrays.margin64, arrays.price64, self.margin, self.loyalty, needed, spread
+        )
 
     @staticmethod
     def needed(model: LoadedModel, ctx: ClientContext) -> float:
         """The yearly spend the client still needs for its next tier (0 at the top or past it)."""
-        spend = float(_item_arrays(model).price64[ctx.owned].sum()) if len(ctx.owned) else 0.0
+        spend = owned_spend(_item_arrays(model).price64, ctx.owned) if len(ctx.owned) else 0.0
         return tier_progress(spend, ctx.attribute("loyalty_tier")).needed
 
 
@@ -235,8 +234,7 @@ class _ItemArrays:
 
     ids: list[str]
     kinds: list[str]
-    margin32: np.ndarray
-    price32: np.ndarray
+    margin64: np.ndarray
     price64: np.ndarray
     value64: np.ndarray  # price x margin
 
@@ -248,8 +246,7 @@ def _item_arrays(model: LoadedModel) -> _ItemArrays:
         arrays = _ItemArrays(
             ids=[str(i) for i in model.servable.item_ids],
             kinds=[catalog.kind_names[int(k)] for k in catalog.kind],
-            margin32=np.asarray(catalog.margin, dtype=np.float32),
-            price32=np.asarray(catalog.price, dtype=np.float32),
+            margin64=np.asarray(catalog.margin, dtype=np.float64),
             price64=np.asarray(catalog.price, dtype=np.float64),
             value64=np.asarray(catalog.price, dtype=np.float64)
             * np.asarray(catalog.margin, dtype=np.float64),

@@ -46,10 +46,16 @@ def partner_table(model: ServableModel) -> np.ndarray:
     return table
 
 
+#: Group values written otherwise than their data value in a reason ("IT clients").
+_DISPLAY = {"it": "IT"}
+
+
 def group_label(row: str) -> str:
+    """``industry=healthcare`` -> "healthcare clients"; ``all`` -> "clients"."""
     if row == "all":
         return "clients"
-    return f"{row.split('=', 1)[1].replace('_', ' ')} clients"
+    value = row.split("=", 1)[1]
+    return f"{_DISPLAY.get(value, value.replace('_', ' '))} clients"
 
 
 class Explainer:

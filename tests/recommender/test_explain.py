@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from recommender.dataset import Dataset
-from recommender.explain import MIN_LIFT, MIN_SUPPORT, Explainer
+from recommender.explain import MIN_LIFT, MIN_SUPPORT, Explainer, group_label
 from recommender.models.registry import build_model
 from recommender.servable import ServableModel
 
@@ -96,3 +96,11 @@ def test_a_bundle_without_reason_tables_gives_no_such_reasons() -> None:
     dense[0, names.index("a")] = True
     items = np.array([[names.index("b")]])
     assert explainer.explain(items, dense, explainer.popularity_row_indices([("all",)])) == [[()]]
+
+
+def test_group_labels_read_as_words() -> None:
+    assert group_label("all") == "clients"
+    assert group_label("industry=healthcare") == "healthcare clients"
+    assert group_label("industry=it") == "IT clients"
+    assert group_label("industry=oil_gas") == "oil gas clients"
+    assert group_label("segment=B2G") == "B2G clients"

@@ -16,6 +16,7 @@ from serving.deps import (
 from serving.experiments import LiveExperiments
 from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices
 from serving.schemas import ColdStartIn, ErrorBody, RecommendationsOut
+from serving.security import require_portfolio
 
 router = APIRouter(prefix="/v1", tags=["client cabinet"])
 
@@ -24,8 +25,16 @@ router = APIRouter(prefix="/v1", tags=["client cabinet"])
     "/recommendations",
     responses={
         401: {"model": ErrorBody, "description": "A cabinet key is configured and not given"},
+        403: {
+            "model": ErrorBody,
+            "description": "A manager's key with a client_id outside its portfolio",
+        },
         422: {"description": "Unknown offer or bad field"},
-        503: {"model": ErrorBody, "description": "No model is loaded yet"},
+        503: {
+            "model": ErrorBody,
+            "description": "No model is loaded yet, or a manager's key names a client while "
+            "the online store is down",
+        },
     },
 )
 def cold_start_recommendations(
@@ -41,8 +50,15 @@ def cold_start_recommendations(
 
     Scored by folding in the owned offers, else the features (hybrid models), else the
     popularity of the client's industry and segment. Needs no online store. With a
-    ``client_id`` the client is assigned to experiments like a known one.
+    ``client_id`` the client is assigned to experiments like a known one; a manager's key may
+    name only its own clients there (a prospect is asked for without ``client_id``).
     """
+    if body.client_id is not None and principal.role == "manager":
+        # the client_id assigns experiments and logs exposures: only for the manager's own
+        # clients (a prospect is asked for without one); 403 alike for foreign and unknown ids
+        found = store.profiles([body.client_id])
+        profiles = None if found is None else {body.client_id: found[body.client_id].value}
+        require_portfolio(principal, profiles)
     for position, item_id in enumerate(body.owned):
         if item_id not in serving.item_index:
             raise UnknownItemError(f"owned[{position}]", item_id)

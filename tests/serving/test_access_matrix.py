@@ -58,7 +58,7 @@ TABLE = [
     Row("GET", "/v1/clients/{client_id}/recommendations", "/v1/clients/c000/recommendations",
         "m001", OK, open_status=OK, other_manager=403, cabinet=OK),
     Row("POST", "/v1/recommendations", "/v1/recommendations", "m001", OK, open_status=OK,
-        other_manager=OK, cabinet=OK, json={"owned": ["backup"], "client_id": "c000"}),
+        other_manager=403, cabinet=OK, json={"owned": ["backup"], "client_id": "c000"}),
     Row("GET", "/v1/items/{item_id}/similar", "/v1/items/backup/similar", "m001", OK,
         open_status=OK, other_manager=OK, cabinet=OK),
     # events change what a client owns: a key always; a manager's key for its own clients

@@ -250,3 +250,18 @@ def test_the_cabinet_documents_its_503(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     responses = paths["/v1/clients/{client_id}/recommendations"]["get"]["responses"]
     assert {"401", "403", "404", "503"} <= set(responses)
+
+
+def test_a_manager_asks_cold_start_for_a_prospect_without_client_id(client: TestClient) -> None:
+    body = {"owned": ["backup"], "features": {"industry": "finance"}}
+    prospect = client.post("/v1/recommendations", json=body, headers=manager("m001"))
+    assert prospect.status_code == 200, prospect.text
+    unknown = client.post(
+        "/v1/recommendations", json={**body, "client_id": "prospect-1"}, headers=manager("m001")
+    )
+    assert unknown.status_code == 403
+    assert "prospect-1" in unknown.json()["detail"]
+    own = client.post(
+        "/v1/recommendations", json={**body, "client_id": "c000"}, headers=manager("m001")
+    )
+    assert own.status_code == 200, own.text

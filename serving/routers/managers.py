@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["account managers"])
     responses={
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "Online store unavailable"},
+        503: {"model": ErrorBody, "description": "Online store down, or no model loaded yet"},
     },
 )
 def next_best_offers(

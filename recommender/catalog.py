@@ -89,7 +89,7 @@ def popularity_table(
     """
     binary = dataset.interactions.copy()
     binary.data[:] = 1.0
-    return _group_shares(binary, dataset.clients, group_columns)
+    return group_shares(binary, dataset.clients, group_columns)
 
 
 def usage_table(
@@ -100,12 +100,13 @@ def usage_table(
     What "used by 63 % of healthcare clients" quotes: a client who only viewed or clicked an
     offer does not use it.
     """
-    return _group_shares(usage_matrix(dataset), dataset.clients, group_columns)
+    return group_shares(usage_matrix(dataset), dataset.clients, group_columns)
 
 
-def _group_shares(
+def group_shares(
     binary: sp.csr_matrix, clients: pd.DataFrame, group_columns: tuple[str, ...]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Share of the clients (rows of ``binary``) with a 1 per item: overall, then per group."""
     rows: list[np.ndarray] = [_share(binary, np.ones(binary.shape[0], dtype=bool))]
     names: list[str] = ["all"]
     for column in group_columns:

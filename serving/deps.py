@@ -16,7 +16,7 @@ from recommender.domain import ItemKind
 from recommender.ranking.rules import RankingRules
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.recommend import Boosts, Exploration
-from serving.security import API_KEY_HEADER, KeyRing, Principal
+from serving.security import API_KEY_HEADER, KeyRing, Principal, require_portfolio
 from serving.settings import ServingSettings
 from serving.store_gateway import StoreGateway
 
@@ -153,3 +153,12 @@ def exploration(settings: ServingSettings, request_id: str) -> Exploration | Non
     """The request's exploration (seeded by its id), or None when it is switched off."""
     epsilon = settings.exploration_epsilon
     return Exploration(epsilon, request_id) if epsilon > 0 else None
+
+
+def require_own_clients(principal: Principal, store: StoreGateway, client_ids: list[str]) -> None:
+    """A manager's key may name only its own clients: one read of their profiles, then
+    ``require_portfolio`` (403 for foreign and unknown alike, 503 without the store)."""
+    if principal.role != "manager" or not client_ids:
+        return
+    found = store.profiles(client_ids)
+    require_portfolio(principal, None if found is None else {c: found[c].value for c in client_ids})

@@ -15,12 +15,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from recommender import ranking
-from recommender.catalog import catalog_arrays, popularity_table, usage_table
-from recommender.cousage import co_usage_arrays, co_usage_thresholds
+from recommender.catalog import catalog_arrays, group_shares, popularity_table
+from recommender.cousage import co_usage_from_matrix, co_usage_thresholds
 from recommender.dataset import Dataset
 from recommender.ranking import RankingRules, rank_reference
 from recommender.scoring import Scorer
 from recommender.servable import CatalogArrays, ServableModel
+from recommender.usage import usage_matrix
 
 # The numba kernels once they exist; the numpy reference has the same semantics.
 _rank = getattr(ranking, "rank_scores", rank_reference)
@@ -89,7 +90,8 @@ class Recommender(abc.ABC):
             dataset = self._dataset
             groups = self._popularity_groups()
             table, names = popularity_table(dataset, groups)
-            usage, _ = usage_table(dataset, groups)
+            used = usage_matrix(dataset)  # one replay of ownership for both tables
+            usage, _ = group_shares(used, dataset.clients, groups)
             fields = self._export_arrays(dataset)
             extra = fields.pop("metadata", {})
             self._servable = ServableModel(
@@ -100,7 +102,7 @@ class Recommender(abc.ABC):
                 popularity=table,
                 segment_names=names,
                 usage=usage,
-                co_usage=co_usage_arrays(dataset),
+                co_usage=co_usage_from_matrix(used),
                 metadata={
                     "model": self.name,
                     "config": self.config.model_dump(mode="json"),

@@ -12,11 +12,11 @@ from serving.deps import (
     SettingsDep,
     StoreDep,
     ranking_rules,
+    require_own_clients,
 )
 from serving.experiments import LiveExperiments
 from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices
 from serving.schemas import ColdStartIn, ErrorBody, RecommendationsOut
-from serving.security import require_portfolio
 
 router = APIRouter(prefix="/v1", tags=["client cabinet"])
 
@@ -53,12 +53,10 @@ def cold_start_recommendations(
     ``client_id`` the client is assigned to experiments like a known one; a manager's key may
     name only its own clients there (a prospect is asked for without ``client_id``).
     """
-    if body.client_id is not None and principal.role == "manager":
-        # the client_id assigns experiments and logs exposures: only for the manager's own
-        # clients (a prospect is asked for without one); 403 alike for foreign and unknown ids
-        found = store.profiles([body.client_id])
-        profiles = None if found is None else {body.client_id: found[body.client_id].value}
-        require_portfolio(principal, profiles)
+    if body.client_id is not None:
+        # the client_id assigns experiments and logs exposures: a manager may name only its
+        # own clients (a prospect is asked for without one)
+        require_own_clients(principal, store, [body.client_id])
     for position, item_id in enumerate(body.owned):
         if item_id not in serving.item_index:
             raise UnknownItemError(f"owned[{position}]", item_id)

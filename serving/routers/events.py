@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from feature_store.events import EventIn
-from serving.deps import ApiKeyDep, ModelDep, RequestIdDep, StoreDep
+from serving.deps import ApiKeyDep, ModelDep, RequestIdDep, StoreDep, require_own_clients
 from serving.schemas import ErrorBody, EventsOut
-from serving.security import KeyRing, Principal, require_portfolio
+from serving.security import KeyRing, Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -57,10 +57,7 @@ def post_events(
     request_id: RequestIdDep,
 ) -> EventsOut:
     events = body if isinstance(body, list) else [body]
-    if principal.role == "manager":  # every client of the batch, before anything is written
-        client_ids = list(dict.fromkeys(event.client_id for event in events))
-        found = store.profiles(client_ids) if client_ids else {}
-        profiles = None if found is None else {c: found[c].value for c in client_ids}
-        require_portfolio(principal, profiles)
+    # every client of the batch is checked before anything is written
+    require_own_clients(principal, store, list(dict.fromkeys(e.client_id for e in events)))
     ids = store.append_events(events) if events else []
     return EventsOut(request_id=request_id, model_version=model.label, event_ids=ids)

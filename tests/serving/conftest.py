@@ -6,7 +6,8 @@ stays fast; it carries every business rule (tariff families, prerequisites, B2G-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,13 @@ def admin() -> dict[str, str]:
 
 def manager(manager_id: str) -> dict[str, str]:
     return {"X-API-Key": MANAGER_KEYS[manager_id]}
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether ``condition()`` becomes true within ``timeout`` seconds (polled every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

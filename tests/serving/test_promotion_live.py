@@ -28,7 +28,7 @@ from feature_store.redis_store import RedisOnlineStore
 from recommender.dataset import Dataset
 from recommender.models.registry import build_model
 from tests.feature_store.redis_server import RedisServer, free_port
-from tests.serving.conftest import ADMIN_KEY, ITEMS, MANAGER_KEYS, make_frames
+from tests.serving.conftest import ADMIN_KEY, ITEMS, MANAGER_KEYS, eventually, make_frames
 from training.registry import promote
 from training.run_logging import log_offers_model
 
@@ -121,14 +121,6 @@ class Load:
                 else:
                     self.versions.append(response.json()["model_version"])
 
-    def until(self, condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return False
-
     def latest_all(self, version: str, count: int) -> bool:
         recent = self.versions[-count:]
         return len(recent) == count and all(v.endswith(f":{version}") for v in recent)
@@ -147,12 +139,12 @@ def test_promotion_under_load_on_two_workers(
     try:
         for thread in load.threads:
             thread.start()
-        assert load.until(lambda: len(load.versions) >= 50, 60), load.failures[:3]
+        assert eventually(lambda: len(load.versions) >= 50, 60), load.failures[:3]
         assert set(load.versions) == {f"als:{v1}"}
 
         promote(client, NAME, v2, "champion")
         # both workers (requests land on either) serve v2: the last 100 answers all say so
-        assert load.until(lambda: load.latest_all(v2, 100), 60), load.versions[-10:]
+        assert eventually(lambda: load.latest_all(v2, 100), 60), load.versions[-10:]
 
         # a broken version: its bundle is corrupted in the artifact store, then promoted
         source = Path(client.get_model_version_download_uri(NAME, v3).removeprefix("file://"))
@@ -160,9 +152,9 @@ def test_promotion_under_load_on_two_workers(
             npz.write_bytes(b"corrupted")
         promote(client, NAME, v3, "champion")
         # each worker's poll tries it, refuses it and logs why; v2 keeps answering meanwhile
-        assert load.until(lambda: log.read_text().count("refused model champion") >= 2, 60)
+        assert eventually(lambda: log.read_text().count("refused model champion") >= 2, 60)
         count = len(load.versions)
-        assert load.until(lambda: len(load.versions) >= count + 100, 60)
+        assert eventually(lambda: len(load.versions) >= count + 100, 60)
         assert load.latest_all(v2, 100)
     finally:
         load.stop.set()

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.serving.conftest import admin, fit_bundle
+from tests.serving.conftest import admin, eventually, fit_bundle
 
 
 def _version(client: TestClient) -> str:
     return str(client.get("/v1/clients/c001/recommendations").json()["model_version"])
-
-
-def _eventually(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_reload_on_one_worker_reaches_the_other(settings: ServingSettings, tmp_path: Path) -> None:
@@ -40,7 +30,7 @@ def test_reload_on_one_worker_reaches_the_other(settings: ServingSettings, tmp_p
         assert swapped.status_code == 200, swapped.text
         assert swapped.json()["announced"] is True
         assert _version(first) == "als:v2"
-        assert _eventually(lambda: _version(second) == "als:v2")
+        assert eventually(lambda: _version(second) == "als:v2")
         metrics = second.get("/metrics").text
         assert 'recsys_model_reloads_total{outcome="swapped"} 1.0' in metrics
         # a bundle the second worker refuses: it keeps serving v2 and counts the refusal

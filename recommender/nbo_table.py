@@ -34,9 +34,9 @@ CLIENT_COLUMNS = ("client_id", "manager_id", "industry", "segment", "size_band",
 
 def client_spend(result: NboResult, model: ServableModel) -> np.ndarray:
     """Sum of the list prices of each client's owned offers."""
-    data = result.portfolio
+    data = result.block
     price = np.asarray(model.catalog.price, dtype=np.float64)
-    rows = np.repeat(np.arange(len(data)), np.diff(data.owned_indptr))
+    rows = np.repeat(np.arange(len(data)), data.owned_counts)
     values = price[data.owned_indices[: data.owned_indptr[-1]]]
     return np.bincount(rows, weights=values, minlength=len(data))
 
@@ -46,16 +46,17 @@ def nbo_frame(
 ) -> pd.DataFrame:
     """The export table, ordered by opportunity."""
     order = result.order()
-    data = result.portfolio
-    clients = data.clients.iloc[order].reset_index(drop=True)
+    data = result.block
     out = pd.DataFrame({"position": np.arange(1, len(order) + 1)})
-    for column in CLIENT_COLUMNS:
-        if column in clients:
-            out[column] = clients[column].astype(object).where(clients[column].notna(), "")
+    out["client_id"] = np.asarray([c or "" for c in data.client_ids], dtype=object)[order]
+    for column in CLIENT_COLUMNS[1:]:
+        if column in data.attributes:
+            values = np.asarray(data.column(column), dtype=object)[order]
+            out[column] = np.where(pd.isna(values), "", values)
     spend = client_spend(result, model)[order]
-    tiers = data.attribute("loyalty_tier")
+    tiers = data.column("loyalty_tier")
     progress = [tier_progress(float(spend[n]), tiers[i]) for n, i in enumerate(order.tolist())]
-    out["owned_offers"] = np.diff(data.owned_indptr)[order]
+    out["owned_offers"] = data.owned_counts[order]
     out["spend"] = spend.round(2)
     out["loyalty_tier"] = [p.tier for p in progress]
     out["next_tier"] = [p.next_tier or "" for p in progress]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recommender.ranking import RankingRules
-from serving.deps import boosts, exploration
+from serving.deps import exploration, ranking_policy
 from serving.experiments import Arm
 from serving.exposures import log_answer
 from serving.recommend import ClientContext, Ranking, rank
@@ -28,7 +28,7 @@ def rank_and_log(
         arm.model,
         ctx,
         rules,
-        boosts(settings),
+        ranking_policy(settings),
         name_of,
         baseline_rows=arm.baseline_rows,
         exploration=exploration(settings, request_id),

@@ -30,7 +30,6 @@ from recommender.ranking.warmup import warm_up
 from serving import web
 from serving.experiments import LiveExperiments, model_targets
 from serving.exposures import ExposureLogger
-from serving.kernels import warm_up as warm_up_serving
 from serving.model_holder import ModelHolder
 from serving.model_source import DirectorySource, ModelSource, RegistrySource
 from serving.observability import Metrics, RequestContextMiddleware
@@ -122,7 +121,6 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder: ModelHolder = app.state.holder
         await run_in_threadpool(warm_up)
-        await run_in_threadpool(warm_up_serving)
         await run_in_threadpool(holder.load_all)
         await run_in_threadpool(_preload_targets, holder, app.state.experiments)
         store = await run_in_threadpool(_open_store, settings)

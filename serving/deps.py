@@ -13,9 +13,10 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 
 from recommender.domain import ItemKind
+from recommender.ranking import RankingPolicy
 from recommender.ranking.rules import RankingRules
 from serving.model_holder import LoadedModel, ModelHolder
-from serving.recommend import Boosts, Exploration
+from serving.recommend import Exploration
 from serving.security import API_KEY_HEADER, KeyRing, Principal, require_portfolio
 from serving.settings import ServingSettings
 from serving.store_gateway import StoreGateway
@@ -145,8 +146,17 @@ def _rules(k: int, kinds: frozenset[str] | None, max_per_kind: int) -> RankingRu
     return RankingRules(k=k, kinds=kinds, max_per_kind=max_per_kind)
 
 
-def boosts(settings: ServingSettings) -> Boosts:
-    return Boosts(margin=settings.margin_boost, loyalty=settings.loyalty_boost)
+def ranking_policy(settings: ServingSettings) -> RankingPolicy:
+    """The one ranking policy of these settings (built once per settings object)."""
+    entry = _POLICIES.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        if len(_POLICIES) >= 64:
+            _POLICIES.clear()
+        entry = _POLICIES[id(settings)] = (settings, RankingPolicy.from_settings(settings))
+    return entry[1]
+
+
+_POLICIES: dict[int, tuple[ServingSettings, RankingPolicy]] = {}
 
 
 def exploration(settings: ServingSettings, request_id: str) -> Exploration | None:

@@ -22,16 +22,14 @@ from typing import Any
 import numpy as np
 
 from recommender.catalog import KIND_NAMES
-from recommender.ranking.fast import rank_scores
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.ranking.prepared import kernel_catalog
-from recommender.ranking.rules import RankingRules
-from recommender.scoring import Scorer
+from recommender.scoring import SCORERS, Scorer
 from recommender.servable import ServableModel
 from serving.model_source import ModelSource
 
 log = logging.getLogger("serving.models")
 
-SUPPORTED_MODES = ("factors", "item_item", "popularity")
 RETRY_EXTRA_S = 60.0
 
 
@@ -47,6 +45,7 @@ class LoadedModel:
     version: str
     alias: str
     loaded_at: datetime
+    ranking: RankingModel = field(init=False)
     scorer: Scorer = field(init=False)
     item_index: dict[str, int] = field(init=False)
     client_index: dict[str, int] = field(init=False)
@@ -56,11 +55,11 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         model = self.servable
-        object.__setattr__(self, "scorer", Scorer(model))
-        object.__setattr__(self, "item_index", {str(i): n for n, i in enumerate(model.item_ids)})
-        object.__setattr__(
-            self, "client_index", {str(c): n for n, c in enumerate(model.client_ids)}
-        )
+        ranking = RankingModel(model)
+        object.__setattr__(self, "ranking", ranking)
+        object.__setattr__(self, "scorer", ranking.scorer)
+        object.__setattr__(self, "item_index", ranking.item_index)
+        object.__setattr__(self, "client_index", ranking.client_index)
         object.__setattr__(self, "row_index", {r: n for n, r in enumerate(model.segment_names)})
 
     @property
@@ -75,7 +74,7 @@ class LoadedModel:
 
 def check_servable(model: ServableModel) -> None:
     """Refuse a bundle serving cannot use: unknown mode, bad catalog, non-finite scores."""
-    if model.mode not in SUPPORTED_MODES:
+    if model.mode not in SCORERS:
         raise ModelRefusedError(f"unsupported scoring mode {model.mode!r}")
     if model.n_items == 0:
         raise ModelRefusedError("the model has no items")
@@ -88,14 +87,16 @@ def check_servable(model: ServableModel) -> None:
         kernel_catalog(model.catalog)
     except ValueError as exc:
         raise ModelRefusedError(f"catalog arrays unusable: {exc}") from exc
-    scorer = Scorer(model)
-    canaries = [scorer.scores(None, np.empty(0, dtype=np.int64))]
+    ranking = RankingModel(model)
+    nobody = ClientBlock.one(None, None, np.empty(0, dtype=np.int64), {})
+    canaries = [nobody]
     if len(model.client_ids):
-        canaries.append(scorer.scores(0, np.empty(0, dtype=np.int64)))
-    for scores in canaries:
-        if scores.shape != (model.n_items,) or not np.all(np.isfinite(scores)):
+        canaries.append(ClientBlock.one(None, 0, np.empty(0, dtype=np.int64), {}))
+    for block in canaries:
+        scores = ranking.scorer.score(block).scores
+        if scores.shape != (1, model.n_items) or not np.all(np.isfinite(scores)):
             raise ModelRefusedError("canary scoring returned a wrong shape or non-finite values")
-        rank_scores(scores, np.empty(0, dtype=np.int64), model.catalog, None, RankingRules(k=1))
+        RankingPolicy(1).rank(ranking, block)
 
 
 class ModelHolder:

@@ -1,10 +1,10 @@
 """Domain glue of the recommendation endpoints: who the client is, what it owns, the ranking.
 
-``ClientContext`` describes a client the way the scorer and the rules need it (model index,
-owned item indices, segment, feature names, popularity rows), built from the online store or
-from a cold-start request. ``rank`` scores, boosts (margin; loyalty-tier progress), calls the
-numba kernel and attaches reasons and an expected value. When the store is unavailable the
-context is built from what the model and the request know, and flagged ``degraded``.
+``ClientContext`` describes a client from the online store or from a cold-start request (model
+index, owned item indices, profile); ``rank`` hands it to the one ranking policy
+(``recommender.ranking.RankingPolicy``) as a block of one, the same call exports make for a
+whole portfolio, and attaches reasons. When the store is unavailable the context is built from
+what the model and the request know, and flagged ``degraded``.
 """
 
 from __future__ import annotations
@@ -16,19 +16,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from recommender.dataset import DEFAULT_CLIENT_FEATURES
-from recommender.loyalty import tier_progress
-from recommender.models.base import fallback_rows
-from recommender.ranking.fast import rank_scores
-from recommender.ranking.rules import RankingRules
+from recommender.ranking import ClientBlock, RankingPolicy, RankingRules, fallback_rows
 from serving.exploration import explore
-from serving.kernels import boost_values, offer_values, owned_spend, score_stats
 from serving.model_holder import LoadedModel
 from serving.reasons import reasons_for
 from serving.store_gateway import ClientState, StoreGateway
 
 _NONE = np.empty(0, dtype=np.int64)
-_ALL_ROWS = ("all",)
 
 
 class UnknownClientError(LookupError):
@@ -61,19 +55,19 @@ class ClientContext:
         value = self.profile.get(name)
         return None if value in (None, "") else str(value)
 
-    # computed once per context (the scorer, the rules and the response all ask)
+    # computed once per context (the policy, the experiments and the response all ask)
     @cached_property
     def segment(self) -> str | None:
         return self.attribute("segment")
 
     @cached_property
-    def features(self) -> tuple[str, ...]:
-        pairs = ((c, self.attribute(c)) for c in DEFAULT_CLIENT_FEATURES)
-        return tuple(f"{c}={v}" for c, v in pairs if v is not None)
-
-    @cached_property
     def popularity_rows(self) -> tuple[str, ...]:
         return fallback_rows(self.attribute("industry"), self.segment)
+
+    @cached_property
+    def block(self) -> ClientBlock:
+        """The client as a block of one, what the ranking policy takes."""
+        return ClientBlock.one(self.client_id, self.model_index, self.owned, self.profile)
 
 
 class Offer(NamedTuple):
@@ -158,103 +152,6 @@ def manager_contexts(
     return out
 
 
-def scoring_source(model: LoadedModel, ctx: ClientContext) -> str:
-    """Which scoring path ``Scorer.scores`` takes for this client (for the response)."""
-    servable, scorer = model.servable, model.scorer
-    if servable.mode == "item_item" and servable.item_item is not None and len(ctx.owned):
-        return "owned_offers"
-    if servable.mode == "factors":
-        if scorer.is_known(ctx.model_index):
-            return "personal"
-        if len(ctx.owned) and servable.fold_in_regularization is not None:
-            return "owned_offers"
-        if ctx.features and scorer.feature_vector(ctx.features) is not None:
-            return "features"
-    return "popularity"
-
-
-@dataclass(frozen=True)
-class Boosts:
-    """Business boosts, as fractions of the client's score spread.
-
-    - ``margin``: each offer's margin (a fraction of its price), for every client;
-    - ``loyalty``: for a client below the top tier, how much of the spend still needed for the
-      next tier the offer's yearly price covers (``price / needed``, at most 1: an offer that
-      closes the gap gets the whole boost). The tier is the profile's ``loyalty_tier`` (or the
-      spend's own), the spend the list prices of the owned offers (``recommender.loyalty``).
-    """
-
-    margin: float = 0.0
-    loyalty: float = 0.0
-
-    def vector(
-        self,
-        model: LoadedModel,
-        ctx: ClientContext,
-        scores: np.ndarray,
-        spread: float | None = None,
-    ) -> np.ndarray:
-        """The boost per offer (empty when there is none to add).
-
-        ``spread`` (max - min of the finite scores) is computed here unless given.
-        """
-        if self.margin <= 0 and self.loyalty <= 0:
-            return np.zeros(0, dtype=np.float32)
-        if spread is None:
-            spread = _stats(scores).spread
-        spread = spread if spread > 0 else 1.0
-        arrays = _item_arrays(model)
-        needed = self.needed(model, ctx) if self.loyalty > 0 else 0.0
-        return boost_values(
-            arrays.margin64, arrays.price64, self.margin, self.loyalty, needed, spread
-        )
-
-    @staticmethod
-    def needed(model: LoadedModel, ctx: ClientContext) -> float:
-        """The yearly spend the client still needs for its next tier (0 at the top or past it)."""
-        spend = owned_spend(_item_arrays(model).price64, ctx.owned) if len(ctx.owned) else 0.0
-        return tier_progress(spend, ctx.attribute("loyalty_tier")).needed
-
-
-@dataclass(frozen=True)
-class _ScoreStats:
-    spread: float
-    mean: float
-    std: float
-
-
-def _stats(scores: np.ndarray) -> _ScoreStats:
-    """Spread, mean and standard deviation of the finite scores (0 when there are none)."""
-    return _ScoreStats(*score_stats(scores))
-
-
-@dataclass(frozen=True)
-class _ItemArrays:
-    """Per-item values the answers read, derived once per loaded model."""
-
-    ids: list[str]
-    kinds: list[str]
-    margin64: np.ndarray
-    price64: np.ndarray
-    value64: np.ndarray  # price x margin
-
-
-def _item_arrays(model: LoadedModel) -> _ItemArrays:
-    arrays = model.cache.get("serving_items")
-    if arrays is None:
-        catalog = model.servable.catalog
-        arrays = _ItemArrays(
-            ids=[str(i) for i in model.servable.item_ids],
-            kinds=[catalog.kind_names[int(k)] for k in catalog.kind],
-            margin64=np.asarray(catalog.margin, dtype=np.float64),
-            price64=np.asarray(catalog.price, dtype=np.float64),
-            value64=np.asarray(catalog.price, dtype=np.float64)
-            * np.asarray(catalog.margin, dtype=np.float64),
-        )
-        model.cache["serving_items"] = arrays
-    return arrays
-
-
 @dataclass(frozen=True)
 class Exploration:
     """Explore with ``epsilon`` per slot after the first, seeded by ``request_id``."""
@@ -267,70 +164,50 @@ def rank(
     model: LoadedModel,
     ctx: ClientContext,
     rules: RankingRules,
-    boosts: Boosts,
+    policy: RankingPolicy,
     name_of: Callable[[int], str] | None = None,
     *,
     baseline_rows: Sequence[str] | None = None,
     exploration: Exploration | None = None,
 ) -> Ranking:
-    """Top offers for one client; reasons only when ``name_of`` is given (explain).
+    """Top offers for one client through the ranking policy; reasons only with ``name_of``.
 
     ``baseline_rows``: score by these popularity rows whatever the model could do (the
     popularity baselines of an experiment). ``exploration``: see ``serving.exploration``.
     """
-    if baseline_rows is not None:
-        source = "popularity"
-        scores = model.scorer.popularity_scores(baseline_rows)
-    else:
-        source = scoring_source(model, ctx)
-        # features and popularity rows only where the scorer reads them (they cost a few us)
-        features = ctx.features if source == "features" else ()
-        rows = ctx.popularity_rows if source == "popularity" else _ALL_ROWS
-        scores = model.scorer.scores(ctx.model_index, ctx.owned, features, rows)
-    stats = _stats(scores)
-    boost = boosts.vector(model, ctx, scores, stats.spread)
     explored: list[float] | None = None
+    ranking_model = model.ranking
     if exploration is not None and exploration.epsilon > 0:
-        everything = replace(rules, k=model.servable.n_items)
-        pool, pool_totals = rank_scores(
-            scores,
-            ctx.owned,
-            model.servable.catalog,
-            ctx.segment,
-            everything,
-            boost if len(boost) else None,
-        )
+        everything = replace(rules, k=ranking_model.n_items)
+        ranked = policy.rank(ranking_model, ctx.block, everything, baseline_rows=baseline_rows)
+        pool = ranked.row(0)
         shown, explored = explore(
             len(pool), min(rules.k, len(pool)), exploration.epsilon, exploration.request_id
         )
-        top, totals = pool[shown], pool_totals[shown]
+        positions = np.asarray(shown, dtype=np.int64)
     else:
-        top, totals = rank_scores(
-            scores,
-            ctx.owned,
-            model.servable.catalog,
-            ctx.segment,
-            rules,
-            boost if len(boost) else None,
-        )
-    arrays = _item_arrays(model)
-    # the probability proxy and expected value of the chosen few
-    probabilities, values = offer_values(scores, top, stats.mean, stats.std, arrays.value64)
+        ranked = policy.rank(ranking_model, ctx.block, rules, baseline_rows=baseline_rows)
+        positions = np.arange(len(ranked.row(0)))
+    items = ranked.items[0, positions].tolist()
     offers = [
         Offer(
             item_index=item,
-            item_id=arrays.ids[item],
-            kind=arrays.kinds[item],
+            item_id=ranking_model.item_ids[item],
+            kind=ranking_model.kinds[item],
             score=total,
             probability=probability,
             expected_value=value,
             reasons=(),
         )
         for item, total, probability, value in zip(
-            top.tolist(), totals.tolist(), probabilities.tolist(), values.tolist(), strict=True
+            items,
+            ranked.totals[0, positions].tolist(),
+            ranked.probability[0, positions].tolist(),
+            ranked.value[0, positions].tolist(),
+            strict=True,
         )
     ]
-    ranking = Ranking(ctx, offers, source, explored)
+    ranking = Ranking(ctx, offers, ranked.source_name(0), explored)
     return ranking if name_of is None else explained(model, ranking, name_of)
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from recommender.paths import DATA_DIR_ENV, data_dir, mlflow_dir
+from recommender.ranking.policy import PolicySettings
 
 #: Every API key configured in production mode is at least this long (after stripping).
 MIN_PRODUCTION_KEY_LENGTH = 16
@@ -63,8 +64,12 @@ def _parse_keys(value: Any) -> dict[str, SecretStr]:
     return out
 
 
-class ServingSettings(BaseSettings):
-    """Everything ``create_app`` needs; build one explicitly in tests."""
+class ServingSettings(PolicySettings):
+    """Everything ``create_app`` needs; build one explicitly in tests.
+
+    The ranking policy's fields (``default_k``, ``max_per_kind``, the boosts) come from
+    ``recommender.ranking.PolicySettings``, which the offline jobs read too.
+    """
 
     # hide_input_in_errors: a validation error would otherwise print the input, keys included
     model_config = SettingsConfigDict(
@@ -106,12 +111,8 @@ class ServingSettings(BaseSettings):
     cabinet_key: SecretStr | None = None
     manager_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
 
-    default_k: int = Field(default=10, ge=1)
     max_k: int = Field(default=100, ge=1, le=1000)
     max_manager_clients: int = Field(default=500, ge=1)
-    max_per_kind: int = Field(default=0, ge=0, description="Diversity quota (0: none).")
-    margin_boost: float = Field(default=0.05, ge=0, le=10)
-    loyalty_boost: float = Field(default=0.05, ge=0, le=10)
     store_retry_s: float = Field(
         default=1.0, ge=0, le=60, description="After a Redis failure, serve degraded this long."
     )

@@ -8,7 +8,7 @@ pickles nothing: loading it runs that file, and ``load_context`` reads two artif
   and feature names (``clients.npz``), because a pyfunc call only carries client ids.
 
 Both are read with ``allow_pickle=False``. Scoring and ranking are the same code serving uses
-(``Scorer`` + the ranking rules), so ``predict`` returns what the service would. An unknown
+(``RankingModel`` + ``RankingPolicy``), so ``predict`` returns what the service would. An unknown
 client gets its popularity fallback (the ``all`` row), never an error.
 """
 
@@ -27,9 +27,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from recommender.dataset import Dataset
-from recommender.models.base import fallback_rows
-from recommender.ranking import RankingRules, rank_scores
-from recommender.scoring import Scorer
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.servable import ArtifactError, ServableModel
 
 CODE_PATH = Path(__file__).with_name("pyfunc_code.py")
@@ -83,16 +81,36 @@ class ClientTable:
         with np.load(path, allow_pickle=False) as npz:
             return cls(**{key: npz[key] for key in npz.files})
 
-    def describe(self, client_id: str) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str]:
-        """Owned items, feature names, popularity rows and segment of a client ('' if unknown)."""
-        row = self.row_of.get(client_id)
-        if row is None:
-            return np.empty(0, dtype=np.int64), (), ("all",), ""
-        owned = self.owned_indices[self.owned_indptr[row] : self.owned_indptr[row + 1]]
-        cols = self.feature_indices[self.feature_indptr[row] : self.feature_indptr[row + 1]]
-        segment, industry = str(self.segment[row]), str(self.industry[row])
-        rows = fallback_rows(industry or None, segment or None)
-        return owned, tuple(self.feature_names[cols].tolist()), rows, segment
+    def block(self, client_ids: list[str], model_index: dict[str, int]) -> ClientBlock:
+        """The clients as a ``ClientBlock`` (unknown ids: nothing owned, no attributes)."""
+        rows = [self.row_of.get(c) for c in client_ids]
+        owned = [
+            self.owned_indices[self.owned_indptr[r] : self.owned_indptr[r + 1]]
+            if r is not None
+            else np.empty(0, dtype=np.int64)
+            for r in rows
+        ]
+        counts = np.array([len(o) for o in owned], dtype=np.int64)
+        profiles: list[dict[str, Any]] = []
+        for r in rows:
+            profile: dict[str, Any] = {}
+            if r is not None:
+                profile["segment"] = str(self.segment[r]) or None
+                profile["industry"] = str(self.industry[r]) or None
+                cols = self.feature_indices[self.feature_indptr[r] : self.feature_indptr[r + 1]]
+                for name in self.feature_names[cols].tolist():
+                    column, _, value = str(name).partition("=")
+                    profile.setdefault(column, value)
+            profiles.append(profile)
+        columns = {"segment", "industry"}.union(*profiles)
+        attributes = {c: [p.get(c) for p in profiles] for c in sorted(columns)}
+        return ClientBlock(
+            tuple(client_ids),
+            np.array([model_index.get(c, -1) for c in client_ids], dtype=np.int64),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            np.concatenate([np.empty(0, dtype=np.int64), *owned]).astype(np.int64),
+            attributes,
+        )
 
 
 def _text_column(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
@@ -105,9 +123,9 @@ class OffersModel(PythonModel):
     """``predict(frame with client_id[, k])`` -> client_id, rank (1-based), item_id, score."""
 
     def __init__(self) -> None:
-        self._scorer: Scorer | None = None
+        self._ranking: RankingModel | None = None
         self._clients: ClientTable | None = None
-        self._index: dict[str, int] = {}
+        self._policy = RankingPolicy.from_settings()
 
     def load_context(self, context: PythonModelContext) -> None:
         servable = ServableModel.load(context.artifacts["bundle"])
@@ -115,30 +133,27 @@ class OffersModel(PythonModel):
 
     def attach(self, servable: ServableModel, clients: ClientTable) -> None:
         """Use an already loaded bundle (tests, and anyone holding the arrays in memory)."""
-        self._scorer = Scorer(servable)
+        self._ranking = RankingModel(servable)
         self._clients = clients
-        self._index = {str(c): i for i, c in enumerate(servable.client_ids)}
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        if self._scorer is None or self._clients is None:
+        if self._ranking is None or self._clients is None:
             raise RuntimeError("OffersModel used before load_context")
         frame = pd.DataFrame(model_input)
         if "client_id" not in frame:
             raise ValueError("input frame needs a 'client_id' column")
         k = _requested_k(frame, params)
-        model, rows = self._scorer.model, []
-        for client_id in frame["client_id"].astype(str):
-            owned, features, segment_rows, segment = self._clients.describe(client_id)
-            scores = self._scorer.scores(
-                self._index.get(client_id), owned, features=features, segment_rows=segment_rows
-            )
-            top, top_scores = rank_scores(
-                scores, owned, model.catalog, segment or None, RankingRules(k)
-            )
-            for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
-                rows.append((client_id, rank, str(model.item_ids[item]), float(score)))
+        model = self._ranking
+        ids = frame["client_id"].astype(str).tolist()
+        block = self._clients.block(ids, model.client_index)
+        ranked = self._policy.rank(model, block, self._policy.rules(k))
+        rows = []
+        for n, client_id in enumerate(ids):
+            for rank, col in enumerate(np.flatnonzero(ranked.items[n] >= 0), start=1):
+                item = int(ranked.items[n, col])
+                rows.append((client_id, rank, model.item_ids[item], float(ranked.scores[n, col])))
         out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
         return out.astype({"client_id": str, "rank": np.int64, "item_id": str, "score": float})
 

@@ -27,8 +27,19 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 
 
+#: Model-version tags of the guardrail against the uniform offer (``training.guardrail``).
+TAG_BEATS = "beats_uniform"
+TAG_UPLIFT = "uplift_vs_uniform"
+TAG_METRIC = "guardrail_metric"
+TAG_FORCED = "forced_promotion"
+
+
 class RegistryError(TrackingError):
     """A registered model, version or alias that does not exist."""
+
+
+class LosesToUniformError(RegistryError):
+    """A version that loses to the uniform offer was to become champion without ``--force``."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class VersionInfo:
     created: datetime
     model: str
     description: str
+    #: Uplift over the uniform offer on ``guard_metric`` (from the train run; "" if unknown).
+    uplift: str = ""
+    guard_metric: str = ""
 
 
 def _missing(exc: MlflowException) -> bool:
@@ -84,11 +98,28 @@ def resolve_version(client: MlflowClient, name: str, alias_or_version: str) -> M
     raise RegistryError(f"model {name!r} has no {what} (versions: {numbers}; aliases: {listed})")
 
 
-def promote(client: MlflowClient, name: str, version: str, alias: str) -> ModelVersion:
-    """Point ``alias`` at ``version`` (it moves off whichever version had it)."""
+def promote(
+    client: MlflowClient, name: str, version: str, alias: str, *, force: bool = False
+) -> ModelVersion:
+    """Point ``alias`` at ``version`` (it moves off whichever version had it).
+
+    A version whose train run lost to the uniform offer (tag ``beats_uniform=false``) is not
+    made ``champion`` unless ``force``; a forced promotion is tagged on the version.
+    """
     if not alias or alias.isdigit():
         raise RegistryError(f"invalid alias {alias!r}: use a name such as {CHAMPION!r}")
     mv = resolve_version(client, name, str(version))
+    tags = mv.tags or {}
+    if alias == CHAMPION and tags.get(TAG_BEATS) == "false":
+        metric, uplift = tags.get(TAG_METRIC, "?"), tags.get(TAG_UPLIFT, "?")
+        if not force:
+            raise LosesToUniformError(
+                f"{name} version {mv.version} loses to the uniform offer on {metric} "
+                f"(uplift {uplift}); refusing to make it {CHAMPION} - pass --force to override"
+            )
+        client.set_model_version_tag(
+            name, str(mv.version), TAG_FORCED, f"promoted with --force (uplift {uplift})"
+        )
     client.set_registered_model_alias(name, alias, str(mv.version))
     return client.get_model_version(name, str(mv.version))
 
@@ -109,6 +140,8 @@ def list_versions(client: MlflowClient, name: str | None = None) -> list[Version
                     created=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC),
                     model=(mv.tags or {}).get("model", ""),
                     description=mv.description or "",
+                    uplift=(mv.tags or {}).get(TAG_UPLIFT, ""),
+                    guard_metric=(mv.tags or {}).get(TAG_METRIC, ""),
                 )
             )
     return out

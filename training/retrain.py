@@ -9,8 +9,9 @@
    test answers, so its recipe (model + config from the bundle) is refitted on the train
    part instead. The tag ``champion_scored_as`` says which.
 3. The challenger becomes ``champion`` only if there is no champion or
-   ``challenger > champion * (1 + margin)``. The decision, both scores and both versions are
-   recorded as an MLflow run (``job=retrain``).
+   ``challenger > champion * (1 + margin)``, and only if it beats the uniform offer on the
+   same split (``training.guardrail``; ``force=True`` overrides, tagged). The decision,
+   both scores and both versions are recorded as an MLflow run (``job=retrain``).
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from mlflow.tracking import MlflowClient
 
 from recommender.catalog import catalog_arrays
 from recommender.dataset import Dataset
-from recommender.evaluation.evaluate import evaluate_split
+from recommender.evaluation.evaluate import CUTOFFS, evaluate_split
 from recommender.evaluation.metrics import compute_metrics, item_popularity
 from recommender.evaluation.splits import evaluated_clients, relevance, split_dataset
-from recommender.ranking import RankingRules, rank_scores
-from recommender.scoring import Scorer
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.servable import ServableModel
 from training import registry
-from training.pyfunc import ClientTable
 from training.tracking import DEFAULT_EXPERIMENT, connect, metric_key
 from training.train import TrainSettings, load_training_data, train
 from training.tune import parse_metric
@@ -53,28 +52,23 @@ class RetrainDecision:
 
 
 def score_servable(
-    servable: ServableModel, train: Dataset, test: Dataset, k: int, seed: int = 42
+    servable: ServableModel,
+    train: Dataset,
+    test: Dataset,
+    k: int,
+    seed: int = 42,
+    policy: RankingPolicy | None = None,
 ) -> dict[str, float]:
-    """Metrics of a frozen bundle on a split whose id maps may differ from the bundle's."""
+    """Metrics of a frozen bundle, ranked as served, on a split whose id maps may differ."""
     truth_all = relevance(train, test)
     clients = evaluated_clients(truth_all)
+    model = RankingModel(servable)
+    policy = policy if policy is not None else RankingPolicy.from_settings()
+    ranked = policy.rank(model, bundle_block(model, train, clients), policy.rules(k))
     to_current = train.item_ids.to_internal_many(servable.item_ids)  # bundle item -> current
-    bundle_item = {str(v): i for i, v in enumerate(servable.item_ids)}
-    bundle_client = {str(v): i for i, v in enumerate(servable.client_ids)}
-    table = ClientTable.from_dataset(train)
-    scorer, recs = Scorer(servable), np.full((len(clients), k), -1, dtype=np.int64)
-    for row, client in enumerate(clients):
-        client_id = str(train.client_ids.external[client])
-        owned_now, features, rows, segment = table.describe(client_id)
-        owned = np.asarray(
-            [bundle_item[i] for i in train.item_ids.to_external(owned_now) if i in bundle_item],
-            dtype=np.int64,
-        )
-        scores = scorer.scores(
-            bundle_client.get(client_id), owned, features=features, segment_rows=rows
-        )
-        top, _ = rank_scores(scores, owned, servable.catalog, segment or None, RankingRules(k))
-        mapped = to_current[top]
+    recs = np.full((len(clients), k), -1, dtype=np.int64)
+    for row in range(len(clients)):
+        mapped = to_current[ranked.row(row)]
         mapped = mapped[mapped >= 0]
         recs[row, : len(mapped)] = mapped
     return compute_metrics(
@@ -85,7 +79,22 @@ def score_servable(
         item_kinds=catalog_arrays(train).kind,
         popularity=item_popularity(train.interactions),
         seed=seed,
+        cutoffs=CUTOFFS,
     )
+
+
+def bundle_block(model: RankingModel, data: Dataset, clients: np.ndarray) -> ClientBlock:
+    """``data``'s clients described in a bundle's id maps (offers it does not know dropped)."""
+    frame = data.clients.iloc[clients].copy()
+    frame["client_id"] = [str(c) for c in data.client_ids.to_external(clients)]
+    coo = data.interactions[clients].tocoo()
+    owned = pd.DataFrame(
+        {
+            "client_id": frame["client_id"].to_numpy()[coo.row],
+            "item_id": np.asarray(data.item_ids.to_external(coo.col)).astype(str),
+        }
+    )
+    return ClientBlock.from_frames(frame, owned, model.item_ids, model.client_index)
 
 
 def retrain(
@@ -94,8 +103,9 @@ def retrain(
     metric: str = "ndcg@10",
     margin: float = 0.01,
     config: dict[str, Any] | None = None,
-    split: str = "time",
+    split: str = "auto",
     seed: int = 42,
+    force: bool = False,
     registered_name: str = registry.DEFAULT_MODEL_NAME,
     experiment: str = DEFAULT_EXPERIMENT,
     data_dir: Path | None = None,
@@ -118,7 +128,14 @@ def retrain(
         config = dict(champion.metadata.get("config", {}))
     data = load_training_data(data_dir)
     settings = TrainSettings(
-        model, dict(config or {}), split, k, seed, registered_name, experiment=experiment
+        model,
+        dict(config or {}),
+        split,
+        k,
+        seed,
+        registered_name,
+        experiment=experiment,
+        guard_metric=name,
     )
     result = train(
         settings,
@@ -151,9 +168,18 @@ def retrain(
     else:
         verdict = "beats" if promoted else "does not beat"
         reason = f"challenger {verdict} champion * (1 + {margin}) on {key}"
+    guard = result.guardrail
+    forced = False
+    if promoted and guard is not None and not guard.passed:
+        if force:
+            forced = True
+            reason += f"; forced although it {guard.describe()}"
+        else:
+            promoted = False
+            reason = f"challenger {guard.describe()} (--force overrides)"
     if promoted:
         assert result.version is not None
-        registry.promote(client, registered_name, result.version, registry.CHAMPION)
+        registry.promote(client, registered_name, result.version, registry.CHAMPION, force=forced)
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain-decision") as run:
         mlflow.set_tags(
             {
@@ -163,6 +189,8 @@ def retrain(
                 "challenger_version": str(result.version),
                 "champion_version": str(getattr(champion_mv, "version", "none")),
                 "champion_scored_as": scored_as,
+                "forced": str(forced).lower(),
+                "guardrail": "" if guard is None else guard.describe(),
                 "challenger_run_id": result.run_id,
             }
         )

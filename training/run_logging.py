@@ -40,14 +40,20 @@ ENV_PACKAGES: tuple[str, ...] = (
 
 def metric_name(metric: str, k: int) -> str:
     """``ndcg`` at 10 -> ``ndcg_at_10``; counts and timings keep their plain name."""
-    return metric if metric in {"n_clients", "fit_seconds"} else metric_key(f"{metric}@{k}")
+    if metric in {"n_clients", "fit_seconds"}:
+        return metric
+    return metric_key(metric if "@" in metric else f"{metric}@{k}")
 
 
 def evaluation_metrics(result: EvaluationResult, model: str) -> dict[str, float]:
     """Overall and per-group metrics of one evaluated model, with MLflow-safe names."""
     evaluation = result.models[model]
     out = {metric_name(m, result.k): v for m, v in evaluation.metrics.items()}
+    out |= {f"model_only_{metric_name(m, result.k)}": v for m, v in evaluation.model_only.items()}
     out["fit_seconds"] = evaluation.fit_seconds
+    if evaluation.calibration is not None:
+        quality = dict(evaluation.calibration.calibration.quality)
+        out |= {f"calibration_{name}": value for name, value in quality.items()}
     column = result.group_column or "group"
     for group, values in evaluation.by_group.items():
         for m, v in values.items():

@@ -19,10 +19,12 @@ from feature_store.errors import OfflineStoreEmptyError
 from feature_store.offline import OfflineStore
 from recommender.dataset import Dataset
 from recommender.evaluation.evaluate import EvaluationResult, evaluate_split
+from recommender.evaluation.split_choice import NoUsableSplitError, auto_split
 from recommender.evaluation.splits import split_dataset
 from recommender.models.base import Recommender
 from recommender.models.registry import build_model
 from training import registry
+from training.guardrail import Guardrail, baselines_for, guardrail
 from training.progress import steps
 from training.run_logging import log_context, log_evaluation, log_offers_model
 from training.tracking import DEFAULT_EXPERIMENT, connect
@@ -38,12 +40,14 @@ class TrainSettings:
 
     model: str
     config: dict[str, Any] = field(default_factory=dict)
-    split: str = "time"
+    split: str = "auto"
     k: int = 10
     seed: int = 42
     registered_name: str = registry.DEFAULT_MODEL_NAME
     experiment: str = DEFAULT_EXPERIMENT
     refit_on_all: bool = True
+    #: The deciding metric of the guardrail against the uniform offer (at ``k``).
+    guard_metric: str = "ndcg"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class TrainResult:
     version: str | None
     metrics: dict[str, float]
     config: dict[str, Any]
+    guardrail: Guardrail | None = None
+    split: str = ""
+    split_reason: str = ""
 
 
 def check_model(settings: TrainSettings) -> Recommender:
@@ -81,21 +88,32 @@ def load_training_data(data_dir: Path | None) -> tuple[Dataset, dict[str, Any]]:
 def split_and_evaluate(
     dataset: Dataset, settings: TrainSettings
 ) -> tuple[Dataset, Dataset, EvaluationResult]:
-    """Split, fit on train, score on test; ``TrainingDataError`` if the test part is empty."""
-    train, test = split_dataset(dataset, settings.split, seed=settings.seed)
+    """Split (``auto``: time if it works, else snapshot), fit on train, score on test, next to
+    the uniform baselines; ``TrainingDataError`` if no split leaves anything to test."""
+    split_name, reason = settings.split, ""
+    try:
+        if settings.split == "auto":
+            train, test, choice = auto_split(dataset, seed=settings.seed)
+            split_name, reason = choice.name, choice.reason
+        else:
+            train, test = split_dataset(dataset, settings.split, seed=settings.seed)
+    except NoUsableSplitError as exc:
+        raise TrainingDataError(str(exc)) from exc
     result = evaluate_split(
         train,
         test,
-        [settings.model],
+        [settings.model, *baselines_for(settings.model)],
         k=settings.k,
         configs={settings.model: settings.config},
         seed=settings.seed,
-        split_name=settings.split,
+        split_name=split_name,
+        split_reason=reason,
     )
     if len(result.clients) == 0:
+        hint = "" if settings.split == "auto" else " (leave --split out to let it choose)"
         raise TrainingDataError(
-            f"the {settings.split!r} split left no test client with an unseen positive item; "
-            "the data set is too small or too short in time to evaluate"
+            f"the {split_name!r} split left no test client with an unseen positive item; "
+            f"the data set is too small or too short in time to evaluate{hint}"
         )
     return train, test, result
 
@@ -121,25 +139,38 @@ def train(
         dataset, fingerprint = data if data is not None else load_training_data(data_dir)
         bar.advance("split, fit and evaluate")
         train_part, _, result = split_and_evaluate(dataset, settings)
+        guard = guardrail(result, settings.model, settings.guard_metric)
         bar.advance("fit on all data" if settings.refit_on_all else "refit on train")
         final = build_model(settings.model, settings.config)
         final.fit(dataset if settings.refit_on_all else train_part)
+        calibration = result.models[settings.model].calibration
+        servable = final.export()
+        if calibration is not None:  # what a listed offer's probability means, fitted on the split
+            servable.metadata["calibration"] = calibration.calibration.to_metadata()
         bar.advance("logging to MLflow")
         run_tags = {
             "model": settings.model,
-            "split": settings.split,
+            "split": result.split,
+            "split_asked": settings.split,
+            "split_reason": result.split_reason[:5000],
             "k": str(settings.k),
             "refit_on_all": str(settings.refit_on_all),
+            "guardrail": guard.describe(),
             **(tags or {}),
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=settings.model) as run:
             log_context(_params(settings, final), fingerprint, run_tags)
             metrics = log_evaluation(result, settings.model)
-            info = log_offers_model(final.export(), dataset)
+            guard_metrics = guard.metrics(f"at_{settings.k}")
+            mlflow.log_metrics(guard_metrics)
+            metrics |= guard_metrics
+            info = log_offers_model(servable, dataset)
             bar.advance("registering")
             client = tracking.client()
             mv = mlflow.register_model(
-                info.model_uri, settings.registered_name, tags={"model": settings.model}
+                info.model_uri,
+                settings.registered_name,
+                tags={"model": settings.model, **guard.tags()},
             )
             if alias:
                 client.set_registered_model_alias(settings.registered_name, alias, mv.version)
@@ -151,6 +182,9 @@ def train(
         version=str(mv.version),
         metrics=metrics,
         config=final.config.model_dump(mode="json"),
+        guardrail=guard,
+        split=result.split,
+        split_reason=result.split_reason,
     )
 
 

@@ -19,6 +19,7 @@ import optuna
 
 from recommender.evaluation.evaluate import evaluate_split
 from recommender.evaluation.metrics import ALL_METRICS
+from recommender.evaluation.split_choice import auto_split
 from recommender.evaluation.splits import split_dataset
 from recommender.models.registry import MODELS, build_model
 from training.progress import steps
@@ -86,7 +87,7 @@ def tune(
     out: Path,
     *,
     metric: str = "ndcg@10",
-    split: str = "time",
+    split: str = "auto",
     seed: int = 42,
     base_config: dict[str, Any] | None = None,
     data_dir: Path | None = None,
@@ -108,7 +109,11 @@ def tune(
     build_model(model, base)  # an unknown config key fails before any work
     _, experiment_id = connect(data_dir, tracking_uri, experiment)
     dataset, fingerprint = load_training_data(data_dir)
-    train, _test = split_dataset(dataset, split, seed=seed)
+    if split == "auto":  # choose on the whole data, then split its train part the same way
+        train, _test, choice = auto_split(dataset, seed=seed)
+        split = choice.name
+    else:
+        train, _test = split_dataset(dataset, split, seed=seed)
     fit, valid = split_dataset(train, split, seed=seed)
     if valid.interactions.nnz == 0:
         raise TrainingDataError(f"the {split!r} split of the train part left no validation data")

@@ -1,9 +1,12 @@
 """Run models on a split and compute the metrics table: the offline comparison.
 
-``evaluate`` splits a dataset and calls ``evaluate_split``; benchmarks that need one split for
-many runs (or a validation split of a train part) call ``evaluate_split`` directly. Every model
-is fitted on the train dataset and asked for the top-k of each test client with at least one
-relevant (unseen, positive) test item, through the same ranking path serving uses.
+``evaluate`` splits a dataset (``auto`` by default: see ``split_choice``) and calls
+``evaluate_split``; benchmarks that need one split for many runs (or a validation split of a
+train part) call ``evaluate_split`` directly. Every model is fitted on the train dataset, then
+its test clients (those with at least one relevant, unseen positive item) are ranked through the
+one ranking policy twice: **as served** (boosts, quota, rules: the lists users would see; the
+headline metrics, what ``retrain`` decides on) and **model only** (no boosts, no quota). The
+listed offers' outcomes also fit the model's probability calibration (``calibration``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 
 from recommender.catalog import KIND_NAMES, catalog_arrays
 from recommender.dataset import Dataset
+from recommender.evaluation.calibration import CalibrationFit, fit_calibration, listed_outcomes
 from recommender.evaluation.metrics import (
     ALL_METRICS,
     compute_metrics,
@@ -25,21 +29,28 @@ from recommender.evaluation.metrics import (
     metrics_by_group,
 )
 from recommender.evaluation.splits import evaluated_clients, relevance, split_dataset
-from recommender.ranking import RankingRules
+from recommender.ranking import ClientBlock, RankingPolicy, RankingRules
+
+#: Cut-offs below k reported next to the metrics at k (HR@1, HR@3, NDCG@5 ...).
+CUTOFFS: tuple[int, ...] = (1, 3, 5)
 
 
 @dataclass(frozen=True, eq=False)
 class ModelEvaluation:
-    """One model's outcome: metrics overall and per group, timings, and its top-k lists."""
+    """One model's outcome: metrics as served and model only, per group, timings, lists."""
 
     name: str
     config: dict[str, Any]
     fit_seconds: float
     recommend_seconds: float
+    #: As served (policy with boosts and quota): the headline figures.
     metrics: dict[str, float]
     by_group: dict[str, dict[str, float]]
-    #: (n_test_clients, k) internal item ids, rows aligned with ``EvaluationResult.clients``.
+    #: (n_test_clients, k) internal item ids as served, rows aligned with ``clients``.
     recommendations: np.ndarray
+    #: The model alone (no boosts, no quota).
+    model_only: dict[str, float] = field(default_factory=dict)
+    calibration: CalibrationFit | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +72,9 @@ class EvaluationResult:
     n_train_events: int
     n_test_events: int
     models: dict[str, ModelEvaluation] = field(default_factory=dict)
+    #: Why this split (``auto`` explains its choice), and what a probability refers to.
+    split_reason: str = ""
+    horizon: str = ""
 
     def table(self) -> pd.DataFrame:
         """Models x (metrics, fit_seconds): the comparison table."""
@@ -93,16 +107,25 @@ class EvaluationResult:
 def evaluate(
     dataset: Dataset,
     models: Sequence[str] | Mapping[str, str],
-    split: str = "time",
+    split: str = "auto",
     k: int = 10,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 42,
     *,
     group_column: str | None = "industry",
     rules: RankingRules | None = None,
+    policy: RankingPolicy | None = None,
 ) -> EvaluationResult:
-    """Split ``dataset`` (``time``, ``leave_last``, ``stratified`` or ``cold``), then evaluate."""
-    train, test = split_dataset(dataset, split, seed=seed)
+    """Split ``dataset`` (``auto``, ``time``, ``snapshot``, ``leave_last``, ``stratified`` or
+    ``cold``), then evaluate every model on it."""
+    split_name, reason = split, ""
+    if split == "auto":
+        from recommender.evaluation.split_choice import auto_split
+
+        train, test, choice = auto_split(dataset, seed=seed)
+        split_name, reason = choice.name, choice.reason
+    else:
+        train, test = split_dataset(dataset, split, seed=seed)
     return evaluate_split(
         train,
         test,
@@ -110,9 +133,11 @@ def evaluate(
         k=k,
         configs=configs,
         seed=seed,
-        split_name=split,
+        split_name=split_name,
+        split_reason=reason,
         group_column=group_column,
         rules=rules,
+        policy=policy,
     )
 
 
@@ -125,18 +150,25 @@ def evaluate_split(
     configs: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 42,
     split_name: str = "custom",
+    split_reason: str = "",
     group_column: str | None = "industry",
     rules: RankingRules | None = None,
+    policy: RankingPolicy | None = None,
 ) -> EvaluationResult:
     """Fit each model on ``train`` and score its top-k against ``test`` (seen items removed).
 
     ``models`` are registry names, or a mapping label -> registry name to compare one model
-    under several configs; ``configs`` maps a label to its config overrides.
-    ``group_column`` names the client attribute the metrics are broken down by (skipped when
-    the clients lack it).
+    under several configs; ``configs`` maps a label to its config overrides. ``policy`` is the
+    served policy (default: ``RankingPolicy.from_settings()``, the service's settings);
+    ``rules`` overrides its rules (e.g. catalog rules off). ``group_column`` names the client
+    attribute the metrics are broken down by (skipped when the clients lack it).
     """
     from recommender.models.registry import build_model  # the models import heavy libraries
 
+    served_policy = policy if policy is not None else RankingPolicy.from_settings()
+    plain_policy = served_policy.model_only()
+    chosen_rules = rules or served_policy.rules(k)
+    plain_rules = rules or plain_policy.rules(k)
     truth_all = relevance(train, test)
     clients = evaluated_clients(truth_all)
     truth = truth_all[clients]
@@ -153,6 +185,7 @@ def evaluate_split(
         "popularity": item_popularity(train.interactions),
         "seed": seed,
     }
+    horizon = describe_horizon(split_name, train, test)
     result = EvaluationResult(
         split=split_name,
         k=k,
@@ -166,30 +199,50 @@ def evaluate_split(
         item_labels=_item_labels(train),
         n_train_events=len(train.events),
         n_test_events=len(test.events),
+        split_reason=split_reason,
+        horizon=horizon,
     )
+    block = ClientBlock.from_dataset(train, clients)
     labels = dict(models) if isinstance(models, Mapping) else {name: name for name in models}
     for name, registry_name in labels.items():
         model = build_model(registry_name, dict((configs or {}).get(name, {})))
         started = time.perf_counter()
         model.fit(train)
         fit_seconds = time.perf_counter() - started
+        ranking_model = model.ranking_model()
         started = time.perf_counter()
-        recs = model.recommend(train, clients, k=k, rules=rules)
+        served = served_policy.rank(ranking_model, block, chosen_rules)
         recommend_seconds = time.perf_counter() - started
+        plain = plain_policy.rank(ranking_model, block, plain_rules)
+        z, taken = listed_outcomes(served, truth)
         result.models[name] = ModelEvaluation(
             name=name,
             config=model.config.model_dump(mode="json"),
             fit_seconds=fit_seconds,
             recommend_seconds=recommend_seconds,
-            metrics=compute_metrics(recs, truth, k, **metric_args),
+            metrics=compute_metrics(served.items, truth, k, cutoffs=CUTOFFS, **metric_args),
             by_group=(
-                metrics_by_group(recs, truth, client_groups, k, **metric_args)
+                metrics_by_group(served.items, truth, client_groups, k, **metric_args)
                 if group_column is not None
                 else {}
             ),
-            recommendations=recs,
+            recommendations=served.items,
+            model_only=compute_metrics(plain.items, truth, k, cutoffs=CUTOFFS, **metric_args),
+            calibration=fit_calibration(z, taken, horizon=horizon, seed=seed),
         )
     return result
+
+
+def describe_horizon(split: str, train: Dataset, test: Dataset) -> str:
+    """What "the client takes the offer" means on this split, for the probability's label."""
+    if split in {"time", "time-validation"} and len(test.events) and len(train.events):
+        start = pd.to_datetime(train.events["timestamp"], utc=True).max()
+        end = pd.to_datetime(test.events["timestamp"], utc=True).max()
+        days = max(1, int(np.ceil((end - start) / pd.Timedelta(days=1))))
+        return f"taken within {days} days"
+    if split.startswith("snapshot"):
+        return "a held-out offer of the client's portfolio"
+    return "taken in the held-out part"
 
 
 def _item_labels(dataset: Dataset) -> np.ndarray:

@@ -143,8 +143,13 @@ def compute_metrics(
     item_kinds: np.ndarray,
     popularity: np.ndarray,
     seed: int = 0,
+    cutoffs: tuple[int, ...] = (),
 ) -> dict[str, float]:
-    """Every metric over the rows that have at least one relevant item."""
+    """Every metric over the rows that have at least one relevant item.
+
+    Metrics at ``k`` have plain names (``ndcg``); ``cutoffs`` below ``k`` add the accuracy
+    metrics of the lists cut there, named ``<metric>@<cutoff>`` (``hit_rate@1``, ``ndcg@5``).
+    """
     keep = np.diff(relevant.indptr) > 0
     recs = np.asarray(recommendations, dtype=np.int64)[keep][:, :k]
     truth = relevant[keep]
@@ -153,6 +158,11 @@ def compute_metrics(
         name: float(np.mean(values)) if len(values) else float("nan")
         for name, values in per_client.items()
     }
+    for cutoff in sorted(set(c for c in cutoffs if 0 < c < k)):
+        at = ranking_metrics_per_client(recs[:, :cutoff], truth, cutoff)
+        for name in ("hit_rate", "ndcg", "precision", "recall"):
+            values = at[name]
+            result[f"{name}@{cutoff}"] = float(np.mean(values)) if len(values) else float("nan")
     result["coverage"] = catalog_coverage(recs, n_items)
     result["personalization"] = personalization(recs, seed=seed)
     result["kind_diversity"] = kind_diversity(recs, item_kinds)

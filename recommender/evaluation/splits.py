@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from recommender.dataset import Dataset
 from recommender.feedback import event_weights
 
-SplitName = Literal["time", "leave_last", "stratified", "cold"]
-SPLIT_NAMES: tuple[str, ...] = ("time", "leave_last", "stratified", "cold")
+SplitName = Literal["auto", "time", "snapshot", "leave_last", "stratified", "cold"]
+SPLIT_NAMES: tuple[str, ...] = ("auto", "time", "snapshot", "leave_last", "stratified", "cold")
 
 
 def time_split(
@@ -112,6 +112,35 @@ def stratified_split(
     return _pair(dataset, in_train, ~in_train)
 
 
+def snapshot_split(dataset: Dataset, *, seed: int = 42) -> tuple[Dataset, Dataset]:
+    """Portfolio snapshots: one owned offer of every client with two or more goes to test.
+
+    The evaluation protocol for data without a usable time order (a CRM export of who owns
+    what): per client, in client order, one of its distinct positive items is drawn with
+    ``numpy.random.default_rng(seed)`` (items in internal-id order) and all events of that
+    client-item pair move to test. Clients with fewer than two positive items stay in train.
+    """
+    events = dataset.events
+    positive = event_weights(events, dataset.feedback) > 0
+    clients = events["client_idx"].to_numpy()[positive].astype(np.int64)
+    codes = np.unique(clients * dataset.n_items + events["item_idx"].to_numpy()[positive])
+    pair_client = codes // dataset.n_items
+    starts = np.flatnonzero(np.r_[True, pair_client[1:] != pair_client[:-1]])
+    counts = np.diff(np.r_[starts, len(codes)])
+    rng = np.random.default_rng(seed)
+    held = [
+        int(codes[start + rng.integers(count)])
+        for start, count in zip(starts.tolist(), counts.tolist(), strict=True)
+        if count >= 2
+    ]
+    event_codes = (
+        events["client_idx"].to_numpy().astype(np.int64) * dataset.n_items
+        + events["item_idx"].to_numpy()
+    )
+    in_test = np.isin(event_codes, np.asarray(held, dtype=np.int64))
+    return _pair(dataset, ~in_test, in_test)
+
+
 def cold_client_split(
     dataset: Dataset, *, fraction: float = 0.2, seed: int = 42
 ) -> tuple[Dataset, Dataset]:
@@ -131,9 +160,15 @@ def cold_client_split(
 
 
 def split_dataset(dataset: Dataset, name: str, *, seed: int = 42) -> tuple[Dataset, Dataset]:
-    """Dispatch on a split name (``time``, ``leave_last``, ``stratified``, ``cold``)."""
+    """Dispatch on a split name (see ``SPLIT_NAMES``; ``auto`` picks with ``choose_split``)."""
+    if name == "auto":
+        from recommender.evaluation.split_choice import auto_split
+
+        train, test, _ = auto_split(dataset, seed=seed)
+        return train, test
     splitters: dict[str, Callable[[], tuple[Dataset, Dataset]]] = {
         "time": lambda: time_split(dataset),
+        "snapshot": lambda: snapshot_split(dataset, seed=seed),
         "leave_last": lambda: leave_last_out(dataset),
         "stratified": lambda: stratified_split(dataset, seed=seed),
         "cold": lambda: cold_client_split(dataset, seed=seed),

@@ -1,30 +1,24 @@
 """The model protocol: fit on a ``Dataset``, export a ``ServableModel``, recommend through it.
 
-Every model ranks through the same path serving uses (export -> ``Scorer`` -> ranking), so an
-offline evaluation measures exactly what the service would return.
+``recommend`` ranks through the one ranking policy (``recommender.ranking.RankingPolicy``) over
+the exported bundle, the path serving uses, so what a model recommends offline is what the
+service would return for the same clients.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from recommender import ranking
 from recommender.catalog import catalog_arrays, group_shares, popularity_table
 from recommender.cousage import co_usage_from_matrix, co_usage_thresholds
 from recommender.dataset import Dataset
-from recommender.ranking import RankingRules, rank_reference
-from recommender.scoring import Scorer
-from recommender.servable import CatalogArrays, ServableModel
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy, RankingRules
+from recommender.servable import ServableModel
 from recommender.usage import usage_matrix
-
-# The numba kernels once they exist; the numpy reference has the same semantics.
-_rank = getattr(ranking, "rank_scores", rank_reference)
 
 
 class ModelConfig(BaseModel):
@@ -56,12 +50,12 @@ class Recommender(abc.ABC):
         self.config = config
         self._dataset: Dataset | None = None
         self._servable: ServableModel | None = None
-        self._scorer: Scorer | None = None
+        self._ranking: RankingModel | None = None
 
     def fit(self, dataset: Dataset) -> Self:
         """Learn from ``dataset.interactions`` (and features, for hybrid models)."""
         self._servable = None
-        self._scorer = None
+        self._ranking = None
         self._fit(dataset)
         self._dataset = dataset
         return self
@@ -116,121 +110,35 @@ class Recommender(abc.ABC):
             self._servable.validate()
         return self._servable
 
+    def ranking_model(self) -> RankingModel:
+        """The exported bundle ready to rank (built once per fit)."""
+        if self._ranking is None:
+            self._ranking = RankingModel(self.export())
+        return self._ranking
+
     def recommend(
         self,
         dataset: Dataset,
         client_indices: np.ndarray,
         k: int = 10,
         rules: RankingRules | None = None,
+        policy: RankingPolicy | None = None,
     ) -> np.ndarray:
         """Top-``k`` internal item indices per client, (n, k) int64 padded with -1.
 
         Items the client has in ``dataset.interactions`` are excluded; ``dataset`` must share
         the id maps of the one the model was fitted on (``Dataset.with_events`` keeps them).
+        ``policy`` defaults to the model alone (no boosts, no quota).
         """
-        servable = self.export()
-        if dataset.n_items != servable.n_items:
+        model = self.ranking_model()
+        if dataset.n_items != model.n_items:
             raise ValueError(
                 f"dataset has {dataset.n_items} items, model {self.name!r} was fitted on "
-                f"{servable.n_items}: build it with the same item ids"
+                f"{model.n_items}: build it with the same item ids"
             )
-        if self._scorer is None:
-            self._scorer = Scorer(servable)
-        return rank_clients(self._scorer, dataset, client_indices, rules or RankingRules(k=k))
-
-
-def rank_clients(
-    scorer: Scorer, dataset: Dataset, client_indices: np.ndarray, rules: RankingRules
-) -> np.ndarray:
-    """Rank offers for dataset clients with a ``Scorer``: the shared path of every model.
-
-    A client is described to the scorer as serving would: its index, the items it has in
-    ``dataset.interactions``, its feature names and its popularity fallback rows. When the
-    model is in factors mode and knows every one of these clients, the scorer would score each
-    with its learned vector, so all are ranked at once by ``rank_batch`` (a BLAS product per
-    block of clients and the same kernel rules), which gives the same lists.
-    """
-    indices = np.asarray(client_indices, dtype=np.int64).ravel()
-    matrix = dataset.interactions
-    if _all_known_factors(scorer, indices):
-        return _rank_known_clients(scorer, dataset, indices, rules)
-    out = np.full((len(indices), rules.k), -1, dtype=np.int64)
-    feature_matrix = dataset.client_features.matrix
-    feature_names = np.asarray(dataset.client_features.names, dtype=object)
-    catalog: CatalogArrays = scorer.model.catalog
-    for row, client in enumerate(indices):
-        owned = matrix.indices[matrix.indptr[client] : matrix.indptr[client + 1]]
-        cols = feature_matrix.indices[
-            feature_matrix.indptr[client] : feature_matrix.indptr[client + 1]
-        ]
-        segment = _attribute(dataset.clients, "segment", int(client))
-        scores = scorer.scores(
-            int(client),
-            owned,
-            features=tuple(feature_names[cols].tolist()),
-            segment_rows=fallback_rows(
-                _attribute(dataset.clients, "industry", int(client)), segment
-            ),
-        )
-        top, _ = _rank(scores, owned, catalog, segment, rules)
-        out[row, : len(top)] = top
-    return out
-
-
-def _all_known_factors(scorer: Scorer, indices: np.ndarray) -> bool:
-    """Whether ``Scorer.scores`` would use each client's learned vector (its case 2)."""
-    model = scorer.model
-    return (
-        model.mode == "factors"
-        and model.item_factors is not None
-        and model.client_factors is not None
-        and all(scorer.is_known(int(client)) for client in indices)
-    )
-
-
-def _rank_known_clients(
-    scorer: Scorer, dataset: Dataset, indices: np.ndarray, rules: RankingRules
-) -> np.ndarray:
-    """``rank_clients`` for clients who all have a learned vector, through ``rank_batch``."""
-    model = scorer.model
-    assert model.client_factors is not None and model.item_factors is not None
-    matrix = dataset.interactions
-    starts, ends = matrix.indptr[indices], matrix.indptr[indices + 1]
-    owned_indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
-    owned_indices = np.concatenate(
-        [np.empty(0, dtype=np.int64)]
-        + [matrix.indices[start:end] for start, end in zip(starts, ends, strict=True)]
-    )
-    segments = [_attribute(dataset.clients, "segment", int(client)) for client in indices]
-    top, _ = ranking.rank_batch(
-        model.client_factors[indices],
-        model.item_factors,
-        owned_indptr,
-        owned_indices,
-        model.catalog,
-        segments,
-        rules,
-    )
-    return top
-
-
-def fallback_rows(industry: str | None, segment: str | None) -> tuple[str, ...]:
-    """Popularity rows describing a client: its industry's, its segment's and the overall."""
-    rows: Sequence[str | None] = (
-        None if industry is None else f"industry={industry}",
-        None if segment is None else f"segment={segment}",
-        "all",
-    )
-    return tuple(r for r in rows if r is not None)
-
-
-def _attribute(frame: pd.DataFrame, column: str, index: int) -> str | None:
-    if column not in frame:
-        return None
-    value = frame[column].iat[index]
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
-        return None
-    return str(value)
+        chosen = policy or RankingPolicy(default_k=k)
+        block = ClientBlock.from_dataset(dataset, client_indices)
+        return chosen.rank(model, block, rules or chosen.rules(k)).items
 
 
 def client_vectors(user_factors: np.ndarray, dataset: Dataset, *, constant: bool) -> np.ndarray:

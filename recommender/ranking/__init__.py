@@ -1,18 +1,20 @@
-"""Ranking: business rules, the numpy reference, and the numba kernels behind ``rank_*``."""
+"""Ranking: the one policy (``RankingPolicy``), its business rules, and the numba kernels."""
 
-from recommender.ranking.batch import rank_batch
-from recommender.ranking.fast import rank_factors, rank_scores
+from recommender.ranking.clients import ClientBlock, fallback_rows
+from recommender.ranking.model import RankingModel
+from recommender.ranking.policy import PolicySettings, RankedBlock, RankingPolicy
 from recommender.ranking.reference import candidate_mask, rank_reference
 from recommender.ranking.rules import RankingRules, allowed_mask
-from recommender.ranking.warmup import warm_up
 
 __all__ = [
+    "ClientBlock",
+    "PolicySettings",
+    "RankedBlock",
+    "RankingModel",
+    "RankingPolicy",
     "RankingRules",
     "allowed_mask",
     "candidate_mask",
-    "rank_batch",
-    "rank_factors",
+    "fallback_rows",
     "rank_reference",
-    "rank_scores",
-    "warm_up",
 ]

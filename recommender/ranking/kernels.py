@@ -6,7 +6,7 @@ sorted by insertion when short, ``SORTED_TOP_K``, else a heap):
 greedy quota selection over the sorted order takes exactly the first k items of the union of
 each kind's top ``min(max_per_kind, k)`` candidates, so those heaps hold every item that can be
 chosen. One pass over the items, with a running threshold: an item costs a load of its score
-(or its dot product, computed four rows at a time in the same pass), the add of the boost when
+the add of the boost when
 there is one and one comparison; only an item that beats the threshold (about k log(n/k) of
 them on typical scores) is checked against the rules and pushed. That makes a pass
 O(n + h log k) for h heap insertions.
@@ -23,14 +23,14 @@ Arguments are few on purpose (each array argument costs the numba dispatcher typ
 and unboxing on every call, about 0.1 us each): the catalog comes as one small int32 table with
 a row per item (columns ``ITEM_*``, 16 bytes) plus a sentinel row, and the prerequisite
 indices; the rules as one int64 ``params`` array (``PARAM_*``, then one allowed flag per kind
-code); ``prepared.KernelPlan`` builds and caches them. Only items that beat the threshold read
-the table.
+code); ``recommender.ranking.prepared`` builds and caches them. Only items that beat the
+threshold read the table.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 
 from recommender.ranking.heaps import INF, helper, lowest_threshold, sift_down, sift_up, worse
 
@@ -51,9 +51,6 @@ PARAM_CHECK_PREREQUISITES = 4
 PARAM_ONE_TARIFF_PER_FAMILY = 5
 PARAM_KIND_OK = 6  # then one allowed flag per kind code, to the end of the array
 
-#: Items whose dot products are computed at a time, into a buffer that stays in L1.
-DOT_BLOCK = 256
-
 #: Lists up to this long (without a quota) are kept sorted by insertion rather than in a heap.
 SORTED_TOP_K = 32
 
@@ -65,41 +62,6 @@ LINEAR_OWNED = 16
 # local variables with their own reference counting (atomic NRT_incref/NRT_decref calls that
 # LLVM cannot remove across the helper's loops), which made each item that passes the threshold
 # cost ~5x more; a call between jitted functions borrows its array arguments instead.
-
-
-@njit(nogil=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
-def dot_rows(
-    factors: np.ndarray, vector: np.ndarray, start: int, stop: int, out: np.ndarray
-) -> None:
-    """``out[i - start] = factors[i] @ vector`` for ``start <= i < stop``.
-
-    The only fast-math code: reassociation lets LLVM vectorize each row's sum over its
-    contiguous factors, and four rows at a time share the loads of ``vector`` and amortize the
-    horizontal reductions. (Eight rows measured 4 % faster at 1,000 x 64 but 6 % slower at
-    100,000 x 64, where the pass is memory-bound.) No-NaN/no-inf flags stay off, so a NaN or
-    infinite factor still gives a non-finite total that the ranking drops.
-    """
-    dim = vector.shape[0]
-    i = start
-    while i + 4 <= stop:
-        t0 = t1 = t2 = t3 = np.float32(0.0)
-        for j in range(dim):
-            x = vector[j]
-            t0 += factors[i, j] * x
-            t1 += factors[i + 1, j] * x
-            t2 += factors[i + 2, j] * x
-            t3 += factors[i + 3, j] * x
-        out[i - start] = t0
-        out[i + 1 - start] = t1
-        out[i + 2 - start] = t2
-        out[i + 3 - start] = t3
-        i += 4
-    while i < stop:
-        total = np.float32(0.0)
-        for j in range(dim):
-            total += factors[i, j] * vector[j]
-        out[i - start] = total
-        i += 1
 
 
 @helper
@@ -236,9 +198,6 @@ def _merge(
 @njit(nogil=True, cache=True, inline="always")
 def _select(
     scores: np.ndarray,
-    vector: np.ndarray,
-    factors: np.ndarray,
-    use_factors: bool,
     boost: np.ndarray,
     owned: np.ndarray,
     items: np.ndarray,
@@ -248,7 +207,7 @@ def _select(
     out_items: np.ndarray,
     out_scores: np.ndarray,
 ) -> int:
-    """One client's top-k into ``out_*``; totals are ``scores`` or ``factors @ vector``.
+    """One client's top-k of ``scores`` (plus ``boost``) into ``out_*``.
 
     ``boost`` is empty for none. Returns the number of items written.
     """
@@ -285,93 +244,83 @@ def _select(
     size = 0  # of the single heap
     # ``floor``: the lowest threshold over heaps that can fill, kept in a register
     floor = -INF
-    # totals[item - offset]: the scores in one pass, or blocks of fused dot products (the one
-    # allocation of the factor path: a buffer that stays in L1)
-    step = DOT_BLOCK if use_factors else max(n_items, 1)
-    totals = np.empty(min(step, n_items), dtype=np.float32) if use_factors else scores
-    offset = 0
-    for start in range(0, n_items, step):
-        stop = min(start + step, n_items)
-        if use_factors:
-            dot_rows(factors, vector, start, stop, totals)
-            offset = start
-        item = start
-        while True:
-            # the hot loop: skip to the next item whose total beats the floor (NaN and -inf
-            # never do); nothing else lives in it, so it stays in registers
-            if has_boost:
-                while item < stop and not totals[item - offset] + boost[item] > floor:
-                    item += 1
-            else:
-                while item < stop and not totals[item - offset] > floor:
-                    item += 1
-            if item >= stop:
-                break
-            candidate = item
-            item += 1
-            total = totals[candidate - offset]
-            if has_boost:
-                total += boost[candidate]
-            if total == INF:  # not finite either
-                continue
-            kind = items[candidate, ITEM_KIND]
-            heap = kind if quota else 0
-            if quota and not total > thresholds[heap]:
-                continue
-            # the rules of candidate_mask; the helpers with loops are calls LLVM may keep out
-            # of line, so they are made only when there is something to search
-            if not kind_ok[kind] or (items[candidate, ITEM_ELIGIBILITY] & bits) != bits:
-                continue
-            if exclude_owned and _contains(lookup, candidate, ordered):
-                continue
-            if check_prerequisites:
-                first = items[candidate, ITEM_PREREQ_START]
-                last = items[candidate + 1, ITEM_PREREQ_START]
-                if first < last and not _prerequisites_owned(
-                    prereq_indices, first, last, lookup, ordered
-                ):
-                    continue
-            family = items[candidate, ITEM_TARIFF_FAMILY]
-            if (
-                one_tariff_per_family
-                and family >= 0
-                and _family_held(family, owned, items, held, use_held)
+    item, stop = 0, n_items  # one pass over the items, in index order
+    while True:
+        # the hot loop: skip to the next item whose total beats the floor (NaN and -inf
+        # never do); nothing else lives in it, so it stays in registers
+        if has_boost:
+            while item < stop and not scores[item] + boost[item] > floor:
+                item += 1
+        else:
+            while item < stop and not scores[item] > floor:
+                item += 1
+        if item >= stop:
+            break
+        candidate = item
+        item += 1
+        total = scores[candidate]
+        if has_boost:
+            total += boost[candidate]
+        if total == INF:  # not finite either
+            continue
+        kind = items[candidate, ITEM_KIND]
+        heap = kind if quota else 0
+        if quota and not total > thresholds[heap]:
+            continue
+        # the rules of candidate_mask; the helpers with loops are calls LLVM may keep out
+        # of line, so they are made only when there is something to search
+        if not kind_ok[kind] or (items[candidate, ITEM_ELIGIBILITY] & bits) != bits:
+            continue
+        if exclude_owned and _contains(lookup, candidate, ordered):
+            continue
+        if check_prerequisites:
+            first = items[candidate, ITEM_PREREQ_START]
+            last = items[candidate + 1, ITEM_PREREQ_START]
+            if first < last and not _prerequisites_owned(
+                prereq_indices, first, last, lookup, ordered
             ):
                 continue
-            if sorted_list:
-                size = _insert_sorted(heap_scores, heap_items, size, capacity, total, candidate)
+        family = items[candidate, ITEM_TARIFF_FAMILY]
+        if (
+            one_tariff_per_family
+            and family >= 0
+            and _family_held(family, owned, items, held, use_held)
+        ):
+            continue
+        if sorted_list:
+            size = _insert_sorted(heap_scores, heap_items, size, capacity, total, candidate)
+            if size == capacity:
+                floor = heap_scores[capacity - 1]
+            continue
+        if not quota:
+            if size < capacity:
+                heap_scores[size] = total
+                heap_items[size] = candidate
+                sift_up(heap_scores, heap_items, 0, size)
+                size += 1
                 if size == capacity:
-                    floor = heap_scores[capacity - 1]
-                continue
-            if not quota:
-                if size < capacity:
-                    heap_scores[size] = total
-                    heap_items[size] = candidate
-                    sift_up(heap_scores, heap_items, 0, size)
-                    size += 1
-                    if size == capacity:
-                        floor = heap_scores[0]
-                else:
-                    heap_scores[0] = total
-                    heap_items[0] = candidate
-                    sift_down(heap_scores, heap_items, 0, size)
                     floor = heap_scores[0]
-                continue
-            base, filled = heap * capacity, sizes[heap]
-            if filled < capacity:
-                heap_scores[base + filled] = total
-                heap_items[base + filled] = candidate
-                sift_up(heap_scores, heap_items, base, filled)
-                sizes[heap] = filled + 1
-                if filled + 1 == capacity:
-                    thresholds[heap] = heap_scores[base]
-                    floor = lowest_threshold(thresholds, kind_ok)
             else:
-                heap_scores[base] = total
-                heap_items[base] = candidate
-                sift_down(heap_scores, heap_items, base, filled)
+                heap_scores[0] = total
+                heap_items[0] = candidate
+                sift_down(heap_scores, heap_items, 0, size)
+                floor = heap_scores[0]
+            continue
+        base, filled = heap * capacity, sizes[heap]
+        if filled < capacity:
+            heap_scores[base + filled] = total
+            heap_items[base + filled] = candidate
+            sift_up(heap_scores, heap_items, base, filled)
+            sizes[heap] = filled + 1
+            if filled + 1 == capacity:
                 thresholds[heap] = heap_scores[base]
                 floor = lowest_threshold(thresholds, kind_ok)
+        else:
+            heap_scores[base] = total
+            heap_items[base] = candidate
+            sift_down(heap_scores, heap_items, base, filled)
+            thresholds[heap] = heap_scores[base]
+            floor = lowest_threshold(thresholds, kind_ok)
     if not quota:
         if not sorted_list:
             _heapsort(heap_scores, heap_items, size)
@@ -405,9 +354,6 @@ def select_rows(
         row = block_scores[r]
         _select(
             row,
-            row,
-            block_scores,
-            False,
             boost,
             owned,
             items,
@@ -417,112 +363,3 @@ def select_rows(
             out_items[client],
             out_scores[client],
         )
-
-
-# The single-client entry points are compiled for exactly these argument types, when this
-# module is imported (or loaded from numba's cache): a call with anything else raises
-# TypeError instead of compiling a new version on the request path, so the wrappers in
-# ``fast`` pass their inputs through untouched and convert only after a TypeError.
-_F32 = types.float32[::1]
-_I64 = types.int64[::1]
-_SELECT_SCORES = types.int64(_F32, _F32, _I64, types.int32[:, ::1], _I64, _I64, _I64, _F32)
-_SELECT_FACTORS = types.int64(
-    _F32, types.float32[:, ::1], _F32, _I64, types.int32[:, ::1], _I64, _I64, _I64, _F32
-)
-
-# what a negative return of the entry points means: an input that does not fit the catalog
-# (checked in the kernel, where it is free; the wrappers turn the code into a ValueError)
-BAD_SCORES = -1  # scores / factor rows: not one per item
-BAD_VECTOR = -2  # client vector: not one value per factor
-BAD_BOOST = -3  # boost: neither empty nor one per item
-BAD_OUTPUT = -4  # output arrays shorter than k
-
-
-@helper
-def _check(
-    n_rows: int, dim: int, n_vector: int, boost: np.ndarray, n_items: int, k: int, n_out: int
-) -> int:
-    """0 when the inputs fit, else the ``BAD_*`` code of the first that does not."""
-    if n_rows != n_items:
-        return BAD_SCORES
-    if n_vector != dim:
-        return BAD_VECTOR
-    if boost.shape[0] != 0 and boost.shape[0] != n_items:
-        return BAD_BOOST
-    if n_out < k:
-        return BAD_OUTPUT
-    return 0
-
-
-@njit([_SELECT_SCORES], nogil=True, cache=True)
-def select_scores(
-    scores: np.ndarray,
-    boost: np.ndarray,
-    owned: np.ndarray,
-    items: np.ndarray,
-    prereq_indices: np.ndarray,
-    params: np.ndarray,
-    out_items: np.ndarray,
-    out_scores: np.ndarray,
-) -> int:
-    """Single client, precomputed float32 scores: the top ``params[PARAM_K]`` item indices and
-    totals, best first, into ``out_*``; returns how many were written, or a ``BAD_*`` code.
-
-    The caller allocates the outputs: numpy's allocation costs less than turning arrays
-    allocated here into Python objects on return. (``scores`` also fills the unused factor
-    arguments: no placeholder arrays to allocate.)
-    """
-    n_out = min(out_items.shape[0], out_scores.shape[0])
-    bad = _check(scores.shape[0], 0, 0, boost, items.shape[0] - 1, params[PARAM_K], n_out)
-    if bad:
-        return bad
-    return _select(
-        scores,
-        scores,
-        scores.reshape((1, scores.shape[0])),
-        False,
-        boost,
-        owned,
-        items,
-        prereq_indices,
-        params,
-        params[PARAM_BITS],
-        out_items,
-        out_scores,
-    )
-
-
-@njit([_SELECT_FACTORS], nogil=True, cache=True)
-def select_factors(
-    vector: np.ndarray,
-    factors: np.ndarray,
-    boost: np.ndarray,
-    owned: np.ndarray,
-    items: np.ndarray,
-    prereq_indices: np.ndarray,
-    params: np.ndarray,
-    out_items: np.ndarray,
-    out_scores: np.ndarray,
-) -> int:
-    """Single client, fused ``factors @ vector`` + rules + top-k; as ``select_scores``."""
-    n_out = min(out_items.shape[0], out_scores.shape[0])
-    n_items = items.shape[0] - 1
-    bad = _check(
-        factors.shape[0], factors.shape[1], vector.shape[0], boost, n_items, params[PARAM_K], n_out
-    )
-    if bad:
-        return bad
-    return _select(
-        vector,
-        vector,
-        factors,
-        True,
-        boost,
-        owned,
-        items,
-        prereq_indices,
-        params,
-        params[PARAM_BITS],
-        out_items,
-        out_scores,
-    )

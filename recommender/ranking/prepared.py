@@ -1,18 +1,16 @@
-"""Turn a catalog, a segment and ``RankingRules`` into the few arrays the kernels take.
+"""Turn a catalog and ``RankingRules`` into the few arrays the kernels take.
 
 The catalog part (a compact int32 per-item table and the prerequisite indices, see
 ``kernels.ITEM_*``) is checked and built once per ``CatalogArrays`` object (cached weakly, so a
 reloaded model's catalog is prepared afresh and the old one can be collected); the rules part is
-one small int64 array per distinct (rules, segment). ``kernel_plan`` puts both together behind
-a cache keyed by the catalog's identity, the segment and the rules, so what remains per request
-is a dictionary look-up and O(owned) work.
+one small int64 array per distinct rule set, cached.
 """
 
 from __future__ import annotations
 
 import weakref
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,18 +30,6 @@ class KernelCatalog(NamedTuple):
     items: np.ndarray  # int32 (n_items + 1, kernels.N_ITEM_COLUMNS): the last row a sentinel
     prereq_indices: np.ndarray  # int64
     kind_names: tuple[str, ...]
-
-    @property
-    def n_items(self) -> int:
-        return int(self.items.shape[0]) - 1
-
-
-class KernelPlan(NamedTuple):
-    """What a single-client kernel call needs from (catalog, segment, rules)."""
-
-    items: np.ndarray  # int32 (n_items + 1, kernels.N_ITEM_COLUMNS), shared with KernelCatalog
-    prereq_indices: np.ndarray  # int64
-    params: np.ndarray  # int64, kernels.PARAM_*
 
     @property
     def n_items(self) -> int:
@@ -119,31 +105,6 @@ def kernel_params(rules: RankingRules, kind_names: tuple[str, ...], bits: int) -
     return np.concatenate([head, kind_ok])
 
 
-_PlanKey = tuple[int, "str | None", RankingRules]
-_PLANS: dict[_PlanKey, tuple[weakref.ref[CatalogArrays], KernelPlan]] = {}
-#: Distinct (catalog, segment, rules) remembered; the cache is emptied when it fills up.
-MAX_PLANS = 4096
-
-
-def kernel_plan(catalog: CatalogArrays, segment: str | None, rules: RankingRules) -> KernelPlan:
-    """The kernel arrays for one request's catalog, segment and rules (cached).
-
-    Keyed by ``id(catalog)``: the entry holds a weak reference that must still point to this
-    very catalog, so a collected catalog whose id gets reused cannot hit a stale entry.
-    """
-    key = (id(catalog), segment, rules)
-    entry = _PLANS.get(key)
-    if entry is not None and entry[0]() is catalog:
-        return entry[1]
-    cat = kernel_catalog(catalog)
-    params = kernel_params(rules, cat.kind_names, segment_bits(segment, rules))
-    plan = KernelPlan(cat.items, cat.prereq_indices, params)
-    if len(_PLANS) >= MAX_PLANS:
-        _PLANS.clear()
-    _PLANS[key] = (weakref.ref(catalog), plan)
-    return plan
-
-
 def segment_bits(segment: str | None, rules: RankingRules) -> int:
     """Eligibility bits an offer must carry for this segment (0 when eligibility is off).
 
@@ -154,32 +115,5 @@ def segment_bits(segment: str | None, rules: RankingRules) -> int:
     return _SEGMENT_BITS.get(str(segment), _ANY_SEGMENT)
 
 
-def float32_array(values: np.ndarray, ndim: int) -> np.ndarray:
-    """``values`` as a writable C-contiguous float32 array of ``ndim`` dimensions (1: flattened).
-
-    No copy when it already is one (the common case: a ``ServableModel``'s arrays). Writable
-    because numba types read-only arrays apart: the kernels are compiled for writable ones.
-    """
-    array = np.require(values, dtype=np.float32, requirements=_C_WRITABLE)
-    return array.reshape(-1) if ndim == 1 and array.ndim != 1 else array
-
-
-def owned_array(owned: np.ndarray) -> np.ndarray:
-    """Owned item indices as writable contiguous int64 (the kernels range-check them)."""
-    array = np.require(owned, dtype=np.int64, requirements=_C_WRITABLE)
-    return array if array.ndim == 1 else array.reshape(-1)
-
-
-def boost_array(boost: np.ndarray | None, n_items: int) -> np.ndarray:
-    """The boost as contiguous float32 of length ``n_items``, or an empty array for none."""
-    if boost is None:
-        return NO_BOOST
-    array = float32_array(boost, 1)
-    if array.shape[0] != n_items:
-        raise ValueError(f"boost has {array.shape[0]} values for {n_items} items")
-    return array
-
-
-_C_WRITABLE: Final = ("C_CONTIGUOUS", "WRITEABLE")
 # writable on purpose: numba types read-only arrays apart
 NO_BOOST = np.empty(0, dtype=np.float32)

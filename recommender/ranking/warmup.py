@@ -1,14 +1,17 @@
-"""Compile every kernel signature before serving, so no request pays for JIT compilation."""
+"""Compile every kernel before serving, so no request pays for JIT compilation."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from recommender.catalog import KIND_NAMES
-from recommender.ranking.batch import rank_batch
-from recommender.ranking.fast import rank_factors, rank_scores
-from recommender.ranking.rules import RankingRules
-from recommender.servable import CatalogArrays
+from recommender.ranking.boosts import MarginBoost, TierProgressBoost
+from recommender.ranking.clients import ClientBlock
+from recommender.ranking.model import RankingModel
+from recommender.ranking.policy import RankingPolicy
+from recommender.servable import CatalogArrays, ServableModel
 
 
 def _tiny_catalog() -> CatalogArrays:
@@ -21,33 +24,44 @@ def _tiny_catalog() -> CatalogArrays:
         eligibility=np.array([3, 3, 1], dtype=np.int8),
         prereq_indptr=np.array([0, 0, 1, 1], dtype=np.int64),
         prereq_indices=np.array([0], dtype=np.int64),
-        price=np.zeros(3, dtype=np.float32),
-        margin=np.zeros(3, dtype=np.float32),
+        price=np.ones(3, dtype=np.float32),
+        margin=np.ones(3, dtype=np.float32),
     )
 
 
-def warm_up() -> None:
-    """Run each public entry point once on tiny arrays (loads the on-disk cache or compiles).
-
-    Covers with and without boost and quota; the argument types are fixed by the wrappers,
-    so these calls compile every signature the request path uses.
-    """
+def _tiny_models() -> list[ServableModel]:
     catalog = _tiny_catalog()
-    factors = np.ones((3, 2), dtype=np.float32)
-    vector = np.ones(2, dtype=np.float32)
+    common: dict[str, Any] = {
+        "item_ids": np.array(["a", "b", "c"], dtype=object),
+        "client_ids": np.array(["x"], dtype=object),
+        "catalog": catalog,
+        "popularity": np.ones((1, 3), dtype=np.float32),
+        "segment_names": ("all",),
+    }
+    return [
+        ServableModel(
+            name="warm", mode="item_item", item_item=np.eye(3, dtype=np.float32), **common
+        ),
+        ServableModel(
+            name="warm",
+            mode="factors",
+            client_factors=np.ones((1, 2), dtype=np.float32),
+            item_factors=np.ones((3, 2), dtype=np.float32),
+            **common,
+        ),
+    ]
+
+
+def warm_up() -> None:
+    """Rank a tiny block through the policy with every model kind, with and without boosts
+    and quota (loads numba's on-disk cache or compiles)."""
     owned = np.array([0], dtype=np.int64)
-    boost = np.zeros(3, dtype=np.float32)
-    for rules in (RankingRules(k=2), RankingRules(k=2, max_per_kind=1)):
-        for extra in (None, boost):
-            rank_scores(factors @ vector, owned, catalog, "B2B", rules, extra)
-            rank_factors(vector, factors, owned, catalog, "B2B", rules, extra)
-            rank_batch(
-                np.ones((2, 2), dtype=np.float32),
-                factors,
-                np.array([0, 1, 1], dtype=np.int64),
-                owned,
-                catalog,
-                ["B2B", "B2G"],
-                rules,
-                extra,
-            )
+    block = ClientBlock.one("x", 0, owned, {"segment": "B2B", "loyalty_tier": "bronze"})
+    policies = (
+        RankingPolicy(2),
+        RankingPolicy(2, 1, (MarginBoost(0.1), TierProgressBoost(0.1))),
+    )
+    for servable in _tiny_models():
+        model = RankingModel(servable)
+        for policy in policies:
+            policy.rank(model, block)

@@ -13,8 +13,8 @@ from serving.deps import (
     SettingsDep,
     StaffDep,
     StoreDep,
-    boosts,
     out_of_range,
+    ranking_policy,
     ranking_rules,
 )
 from serving.recommend import explained, manager_contexts, namer, rank
@@ -56,7 +56,8 @@ def next_best_offers(
     # the whole portfolio is ranked (without reasons), ordered by opportunity, then cut to
     # ``limit``: cutting first would drop the best opportunities of clients late in id order
     contexts = manager_contexts(model, store, manager_id)
-    ranked = [rank(model, ctx, rules, boosts(settings)) for ctx in contexts]
+    policy = ranking_policy(settings)
+    ranked = [rank(model, ctx, rules, policy) for ctx in contexts]
     ranked.sort(key=lambda r: (-r.expected_value, r.context.client_id or ""))
     owned = sorted({int(i) for r in ranked[:limit] for i in r.context.owned})
     name_of = namer(model, store, owned)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from recommender.nbo_table import MEDIA_TYPES, write_table
-from serving.deps import ModelDep, SettingsDep, StoreDep
+from serving.deps import ModelDep, SettingsDep, StoreDep, ranking_policy
 from serving.schemas import ErrorBody
 from serving.security import forbid_manager
 from serving.web.auth import WebStaffDep
@@ -46,7 +46,9 @@ def export_next_best_offers(
     """The manager's clients by opportunity with their top offers, as a downloadable file."""
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
-    view = manager_view(model, store, manager_id, filters, settings.max_manager_clients)
+    view = manager_view(
+        model, store, manager_id, filters, settings.max_manager_clients, ranking_policy(settings)
+    )
     buffer = io.BytesIO()
     write_table(view.frame, fmt, buffer)
     return Response(

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from serving.deps import ModelDep, SettingsDep, StoreDep
+from serving.deps import ModelDep, SettingsDep, StoreDep, ranking_policy
 from serving.security import KeyRing, forbid_client, forbid_manager
 from serving.web.auth import COOKIE, PageStaffDep, home_of, safe_next, set_login_cookie
 from serving.web.portfolio import PROFILE_COLUMNS, Filters, client_view, manager_view
@@ -83,7 +83,9 @@ def manager_page(
     """The manager's clients by opportunity, filtered by offer kind and industry."""
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
-    view = manager_view(model, store, manager_id, filters, settings.max_manager_clients)
+    view = manager_view(
+        model, store, manager_id, filters, settings.max_manager_clients, ranking_policy(settings)
+    )
     rows = client_rows(view)
     context = {
         "principal": principal,
@@ -105,6 +107,7 @@ def client_page(
     principal: PageStaffDep,
     model: ModelDep,
     store: StoreDep,
+    settings: SettingsDep,
     manager_id: ManagerId,
     client_id: Annotated[str, Path(min_length=1, max_length=128)],
 ) -> Response:
@@ -114,7 +117,7 @@ def client_page(
     members = store.clients_of_manager(manager_id)
     if members is not None and client_id not in members:
         raise forbid_client(client_id)
-    view = client_view(model, store, client_id, Filters(k=10))
+    view = client_view(model, store, client_id, Filters(k=10), ranking_policy(settings))
     row = client_rows(view)[0]
     record = view.frame.iloc[0]
     profile = [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]

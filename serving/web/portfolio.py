@@ -1,7 +1,8 @@
-"""A manager's portfolio read from the online store and ranked with the batch NBO kernel.
+"""A manager's portfolio read from the online store and ranked by the one ranking policy.
 
-The pages and the exports share this one computation (``recommender.nbo``), so what a manager
-sees on the page is exactly what the CSV/XLSX files hold.
+The pages and the exports share this one computation (``recommender.nbo``, which calls the
+same ``RankingPolicy.rank`` as the API), so what a manager sees on the page is exactly what the
+CSV/XLSX files hold and what the API returns.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from recommender.nbo import NboResult, Portfolio, compute_nbo
+from recommender.nbo import NboResult, compute_nbo, portfolio_block
 from recommender.nbo_table import nbo_frame
-from recommender.ranking.rules import RankingRules
+from recommender.ranking import RankingPolicy
 from serving.model_holder import LoadedModel
 from serving.recommend import StoreRequiredError
 from serving.store_gateway import StoreGateway
@@ -82,7 +83,12 @@ def read_clients(
 
 
 def manager_view(
-    model: LoadedModel, store: StoreGateway, manager_id: str, filters: Filters, limit: int
+    model: LoadedModel,
+    store: StoreGateway,
+    manager_id: str,
+    filters: Filters,
+    limit: int,
+    policy: RankingPolicy,
 ) -> ManagerView:
     """The manager's ``limit`` best opportunities under ``filters``.
 
@@ -96,16 +102,20 @@ def manager_view(
     industries = sorted({str(i) for i in clients["industry"].dropna() if i})
     if filters.industry:
         clients = clients[clients["industry"] == filters.industry]
-    view = _view(model, store, clients, owned, filters, industries)
+    view = _view(model, store, clients, owned, filters, industries, policy)
     return replace(view, frame=view.frame.head(limit))
 
 
 def client_view(
-    model: LoadedModel, store: StoreGateway, client_id: str, filters: Filters
+    model: LoadedModel,
+    store: StoreGateway,
+    client_id: str,
+    filters: Filters,
+    policy: RankingPolicy,
 ) -> ManagerView:
     """One client's view (the same table with one row)."""
     clients, owned = read_clients(store, [client_id])
-    return _view(model, store, clients, owned, filters, [])
+    return _view(model, store, clients, owned, filters, [], policy)
 
 
 def _view(
@@ -115,11 +125,12 @@ def _view(
     owned: pd.DataFrame,
     filters: Filters,
     industries: list[str],
+    policy: RankingPolicy,
 ) -> ManagerView:
     names = catalog_names(model, store)
-    rules = RankingRules(k=filters.k, kinds=frozenset({filters.kind}) if filters.kind else None)
-    portfolio = Portfolio.from_frames(clients, owned, model.servable.item_ids)
-    result = compute_nbo(model.servable, portfolio, rules, names=names)
+    rules = policy.rules(filters.k, [filters.kind] if filters.kind else None)
+    block = portfolio_block(clients, owned, model.ranking)
+    result = compute_nbo(model.ranking, block, policy, rules, names=names)
     held: dict[str, list[str]] = {}
     for client_id, item_id in owned.itertuples(index=False):
         held.setdefault(str(client_id), []).append(names.get(str(item_id), str(item_id)))

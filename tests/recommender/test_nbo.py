@@ -1,4 +1,4 @@
-"""Batch next-best offers equal the one-client path (scores, rules, probability proxy)."""
+"""Next-best-offer exports list exactly what the one-client (cabinet) path returns."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.dataset import DEFAULT_CLIENT_FEATURES, Dataset
+from recommender.dataset import Dataset
 from recommender.feedback import owned_pairs
-from recommender.models.base import fallback_rows
 from recommender.models.registry import build_model
-from recommender.nbo import Portfolio, compute_nbo
+from recommender.nbo import compute_nbo, portfolio_block
 from recommender.nbo_table import nbo_frame, write_table
-from recommender.ranking.fast import rank_scores
-from recommender.ranking.rules import RankingRules
-from recommender.scoring import Scorer
-from recommender.servable import ServableModel
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
+from recommender.ranking.boosts import MarginBoost, TierProgressBoost
 from recommender.synthetic.generator import SyntheticConfig, SyntheticData, generate
+
+POLICY = RankingPolicy(5, 0, (MarginBoost(0.05), TierProgressBoost(0.05)))
 
 
 @cache
@@ -29,14 +28,14 @@ def _data() -> SyntheticData:
 
 
 @cache
-def _model(name: str) -> ServableModel:
+def _model(name: str) -> RankingModel:
     data = _data()
     dataset = Dataset.from_frames(data.interactions, data.clients, data.items)
     params = {"factors": 8, "iterations": 4, "seed": 1} if name == "als" else {}
-    return build_model(name, params).fit(dataset).export()
+    return build_model(name, params).fit(dataset).ranking_model()
 
 
-def _portfolio(model: ServableModel) -> Portfolio:
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     data = _data()
     clients = data.clients.copy()
     # two clients the model never saw, one owning nothing (popularity), one owning offers
@@ -46,47 +45,38 @@ def _portfolio(model: ServableModel) -> Portfolio:
     first = owned[owned["client_id"] == data.clients["client_id"].iat[0]]
     owned = pd.concat([owned, first.assign(client_id="new-owner")], ignore_index=True)
     owned.loc[len(owned)] = ["c000001", "no-such-offer"]  # unknown offers are skipped
-    return Portfolio.from_frames(clients, owned, model.item_ids)
+    return clients, owned
 
 
-def _reference(model: ServableModel, data: Portfolio, i: int, rules: RankingRules) -> tuple:
-    """The one-client path: Scorer.scores, rank_scores, z-score logistic (as serving does)."""
-    scorer = Scorer(model)
-    row = data.clients.iloc[i]
-    ids = {str(c): n for n, c in enumerate(model.client_ids)}
-    attrs = {c: row.get(c) for c in DEFAULT_CLIENT_FEATURES}
-    features = tuple(f"{c}={v}" for c, v in attrs.items() if isinstance(v, str) and v)
-    owned = data.owned_of(i)
-    rows = fallback_rows(row.get("industry"), row.get("segment"))
-    scores = scorer.scores(ids.get(str(row["client_id"])), owned, features, rows)
-    top, _ = rank_scores(scores, owned, model.catalog, row.get("segment"), rules)
-    z = (scores[top] - scores.mean()) / scores.std() if scores.std() > 0 else np.zeros(len(top))
-    return top, 1.0 / (1.0 + np.exp(-z))
+def _portfolio(model: RankingModel) -> ClientBlock:
+    return portfolio_block(*_frames(), model)
 
 
 @pytest.mark.parametrize("name", ["ease", "als", "popularity"])
-@pytest.mark.parametrize("kinds", [None, frozenset({"course"})])
-def test_batch_equals_single_client_path(name: str, kinds: frozenset[str] | None) -> None:
+@pytest.mark.parametrize("kinds", [None, ("course",)])
+def test_export_equals_the_one_client_path(name: str, kinds: tuple[str, ...] | None) -> None:
+    """Each exported row is what the cabinet's one-client call returns (ids in, list out)."""
     model = _model(name)
-    data = _portfolio(model)
-    rules = RankingRules(k=5, kinds=kinds)
-    result = compute_nbo(model, data, rules, explain=False)
-    for i in range(len(data)):
-        top, probability = _reference(model, data, i, rules)
-        got = result.items[i][result.items[i] >= 0]
-        assert got.tolist() == top.tolist(), (name, i)
-        np.testing.assert_allclose(result.probability[i, : len(got)], probability, atol=2e-3)
+    clients, owned = _frames()
+    rules = POLICY.rules(5, kinds)
+    result = compute_nbo(model, portfolio_block(clients, owned, model), POLICY, rules)
+    for i, row in enumerate(clients.to_dict("records")):
+        client_id = str(row["client_id"])
+        ids = owned.loc[owned["client_id"] == client_id, "item_id"].astype(str).tolist()
+        one = POLICY.rank(model, model.client(client_id, ids, row), rules)
+        assert result.ranked.row(i).tolist() == one.row(0).tolist(), (name, i)
+        np.testing.assert_array_equal(result.ranked.probability[i], one.probability[0])
+        np.testing.assert_array_equal(result.ranked.scores[i], one.scores[0])
 
 
 def test_expected_value_and_order() -> None:
     model = _model("ease")
-    result = compute_nbo(model, _portfolio(model), RankingRules(k=3), explain=False)
-    price = model.catalog.price.astype(float) * model.catalog.margin.astype(float)
+    result = compute_nbo(model, _portfolio(model), POLICY, POLICY.rules(3), explain=False)
     i = 7
-    items = result.items[i][result.items[i] >= 0]
-    expected = float((price[items] * result.probability[i, : len(items)]).sum())
-    assert math.isclose(result.expected_value[i], expected, rel_tol=1e-9)
-    ordered = result.expected_value[result.order()]
+    items = result.ranked.row(i)
+    expected = float((model.value[items] * result.ranked.probability[i, : len(items)]).sum())
+    assert math.isclose(result.ranked.expected_value[i], expected, rel_tol=1e-9)
+    ordered = result.ranked.expected_value[result.order()]
     assert np.all(np.diff(ordered) <= 0)
 
 
@@ -94,12 +84,12 @@ def test_reasons_name_owned_offers_and_shares() -> None:
     model = _model("ease")
     data = _portfolio(model)
     names = dict(zip(_data().items["item_id"], _data().items["name"], strict=True))
-    result = compute_nbo(model, data, RankingRules(k=3), names=names)
+    result = compute_nbo(model, data, POLICY, POLICY.rules(3), names=names)
     assert result.reasons is not None and len(result.reasons) == len(data)
     flat = [r for client in result.reasons for offer in client for r in offer]
     assert any(r.startswith("often used together with") for r in flat)
     assert any(r.startswith("used by ") for r in flat)
-    owned_names = {names[str(model.item_ids[j])] for j in data.owned_of(0)}
+    owned_names = {names[model.item_ids[j]] for j in data.owned(0)}
     together = [r for offer in result.reasons[0] for r in offer if r.startswith("often")]
     for reason in together:  # it names an offer the client really owns
         assert any(f"with {name}, which you have" in reason for name in owned_names)
@@ -109,8 +99,8 @@ def test_reasons_name_owned_offers_and_shares() -> None:
 def test_table_round_trips(fmt: str) -> None:
     model = _model("ease")
     data = _portfolio(model)
-    result = compute_nbo(model, data, RankingRules(k=2))
-    frame = nbo_frame(result, model)
+    result = compute_nbo(model, data, POLICY, POLICY.rules(2))
+    frame = nbo_frame(result, model.servable)
     stream = io.BytesIO()
     write_table(frame, fmt, stream)  # type: ignore[arg-type]
     stream.seek(0)
@@ -127,7 +117,9 @@ def test_table_round_trips(fmt: str) -> None:
 
 def _awkward_frame() -> pd.DataFrame:
     model = _model("ease")
-    frame = nbo_frame(compute_nbo(model, _portfolio(model), RankingRules(k=2)), model)
+    frame = nbo_frame(
+        compute_nbo(model, _portfolio(model), POLICY, POLICY.rules(2)), model.servable
+    )
     frame.loc[0, "offer_1_reasons"] = '=1+1, "quoted"\nline <&>'
     frame.loc[1, "offer_1_name"] = "https://example.com"
     frame.loc[2, "spend"] = 1e20

@@ -5,10 +5,22 @@ import pytest
 
 from recommender.catalog import catalog_arrays, popularity_table
 from recommender.dataset import Dataset
-from recommender.scoring import Scorer
+from recommender.ranking import ClientBlock
+from recommender.scoring import Scorer, scorer_for
 from recommender.servable import ServableModel
 
 N_ITEMS = 6  # the rules_dataset catalog
+
+
+def scores_of(
+    scorer: Scorer,
+    client: int | None,
+    owned: np.ndarray,
+    features: tuple[str, ...] | list[str] = (),
+) -> np.ndarray:
+    """One client's scores; ``features`` are ``column=value`` attributes."""
+    profile = dict(f.split("=", 1) for f in features)
+    return scorer.score(ClientBlock.one(None, client, owned, profile)).scores[0]
 
 
 def _bundle(ds: Dataset, **fields) -> ServableModel:
@@ -48,7 +60,7 @@ def factors(rules_dataset: Dataset) -> ServableModel:
 def test_known_client_scores_are_dot_products(factors: ServableModel) -> None:
     assert factors.client_factors is not None
     assert factors.item_factors is not None
-    scores = Scorer(factors).scores(0, np.array([0]))
+    scores = scores_of(scorer_for(factors), 0, np.array([0]))
     assert scores.dtype == np.float32
     assert scores.shape == (N_ITEMS,)
     np.testing.assert_allclose(scores, factors.item_factors @ factors.client_factors[0], rtol=1e-6)
@@ -60,11 +72,14 @@ def test_fold_in_solves_the_confidence_weighted_ridge(factors: ServableModel) ->
     y = factors.item_factors[:, :-1].astype(np.float64)
     lhs = y.T @ y + 2.0 * y[owned].T @ y[owned] + 0.5 * np.eye(3)
     expected = np.append(np.linalg.solve(lhs, 3.0 * y[owned].sum(axis=0)), 1.0)
-    scorer = Scorer(factors)
+    scorer = scorer_for(factors)
     # client 1 has an all-zero vector: unknown, so it is folded in like a new client
     for client in (None, 1, 99):
         np.testing.assert_allclose(
-            scorer.scores(client, owned), factors.item_factors @ expected, rtol=1e-4, atol=1e-5
+            scores_of(scorer, None if client is None else client, owned),
+            factors.item_factors @ expected,
+            rtol=1e-4,
+            atol=1e-5,
         )
 
 
@@ -79,8 +94,8 @@ def test_features_build_a_cold_start_vector(rules_dataset: Dataset, factors: Ser
     assert factors.item_factors is not None
     expected = factors.client_feature_factors.sum(axis=0)
     expected[-1] = 1.0
-    scores = Scorer(no_fold_in).scores(
-        None, np.array([1]), features=["industry=finance", "segment=B2B", "region=unknown"]
+    scores = scores_of(
+        scorer_for(no_fold_in), None, np.array([1]), ["industry=finance", "segment=B2B", "region=x"]
     )
     np.testing.assert_allclose(scores, factors.item_factors @ expected, rtol=1e-5, atol=1e-6)
 
@@ -90,21 +105,25 @@ def test_unknown_client_falls_back_to_mean_of_existing_popularity_rows(
 ) -> None:
     table, names = popularity_table(rules_dataset)
     model = _bundle(rules_dataset, item_factors=np.ones((N_ITEMS, 2), dtype=np.float32))
-    scorer = Scorer(model)
-    rows = ("industry=finance", "segment=B2B", "industry=nowhere", "all")
+    scorer = scorer_for(model)
+    rows = ("industry=finance", "segment=B2B", "all")
     expected = table[[names.index(r) for r in rows if r in names]].mean(axis=0)
-    np.testing.assert_allclose(scorer.scores(None, np.array([]), ("x=y",), rows), expected)
+    none = np.array([], dtype=np.int64)
     np.testing.assert_allclose(
-        scorer.scores(None, np.array([]), segment_rows=("nowhere",)), table[0]
+        scores_of(scorer, None, none, ("industry=finance", "segment=B2B", "x=y")), expected
     )
+    nowhere = scores_of(scorer, None, none, ("industry=nowhere",))
+    np.testing.assert_allclose(nowhere, table[names.index("all")])
 
 
 def test_item_item_scores_the_owned_set_for_any_client(rules_dataset: Dataset) -> None:
     weights = np.arange(N_ITEMS * N_ITEMS, dtype=np.float32).reshape(N_ITEMS, N_ITEMS)
     model = _bundle(rules_dataset, mode="item_item", item_item=weights)
-    scorer = Scorer(model)
-    np.testing.assert_array_equal(scorer.scores(None, np.array([1, 3, 3])), weights[1] + weights[3])
-    assert np.array_equal(scorer.scores(0, np.array([], dtype=np.int64)), model.popularity[0])
+    scorer = scorer_for(model)
+    got = scores_of(scorer, None, np.array([1, 3]))
+    np.testing.assert_array_equal(got, weights[1] + weights[3])
+    nothing = scores_of(scorer, 0, np.array([], dtype=np.int64))
+    np.testing.assert_array_equal(nothing, model.popularity[model.segment_names.index("all")])
 
 
 def test_similar_items_by_cosine_excludes_the_item(rules_dataset: Dataset, tmp_path: Path) -> None:
@@ -113,34 +132,42 @@ def test_similar_items_by_cosine_excludes_the_item(rules_dataset: Dataset, tmp_p
     )
     model = _bundle(rules_dataset, item_factors=item_factors)
     model.save(tmp_path)
-    index, scores = Scorer(ServableModel.load(tmp_path)).similar_items(0, k=3)
+    index, scores = scorer_for(ServableModel.load(tmp_path)).similar_items(0, k=3)
     # the bias column (last) is ignored: item 1 points the same way as item 0
     assert index.tolist() == [1, 4, 2]
     np.testing.assert_allclose(scores, [np.cos(np.arctan(0.05)), np.sqrt(0.5), 0.0], atol=1e-6)
     with pytest.raises(IndexError):
-        Scorer(model).similar_items(N_ITEMS)
+        scorer_for(model).similar_items(N_ITEMS)
 
 
 def test_similar_items_item_item_uses_the_items_row(rules_dataset: Dataset) -> None:
     weights = np.zeros((N_ITEMS, N_ITEMS), dtype=np.float32)
     weights[2] = [5, 1, 0, 3, 0, 0]
     model = _bundle(rules_dataset, mode="item_item", item_item=weights)
-    index, scores = Scorer(model).similar_items(2, k=2)
+    index, scores = scorer_for(model).similar_items(2, k=2)
     assert index.tolist() == [0, 3]
     assert scores.tolist() == [5.0, 3.0]
 
 
-def test_client_vectors_batch_matches_single_scoring(factors: ServableModel) -> None:
-    assert factors.item_factors is not None
-    scorer = Scorer(factors)
-    owned = [np.array([0]), np.array([2, 3]), np.array([], dtype=np.int64), np.array([])]
-    features = [(), (), ("segment=B2B",), ()]
-    vectors, present = scorer.client_vectors_batch([0, 1, None, None], owned, features)
-    assert present.tolist() == [True, True, True, False]
-    assert not vectors[3].any()
-    for row in range(3):
-        np.testing.assert_allclose(
-            factors.item_factors @ vectors[row],
-            scorer.scores([0, 1, None][row], owned[row], features[row]),
-            rtol=1e-5,
-        )
+def test_a_block_scores_each_client_as_it_would_alone(factors: ServableModel) -> None:
+    """Known, folded-in, feature-only and unknown clients in one block: row == alone."""
+    scorer = scorer_for(factors)
+    owned = [np.array([0]), np.array([2, 3]), np.array([], dtype=np.int64), np.array([1])]
+    profiles = [{}, {}, {"segment": "B2B"}, {"industry": "nowhere"}]
+    index = [0, 1, -1, -1]
+    counts = [len(o) for o in owned]
+    block = ClientBlock(
+        ("a", "b", "c", "d"),
+        np.array(index, dtype=np.int64),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate(owned).astype(np.int64),
+        {
+            "segment": [p.get("segment") for p in profiles],
+            "industry": [p.get("industry") for p in profiles],
+        },
+    )
+    together = scorer.score(block)
+    for row in range(4):
+        alone = scorer.score(block.slice(row, row + 1))
+        np.testing.assert_array_equal(together.scores[row], alone.scores[0])
+        assert together.sources[row] == alone.sources[0]

@@ -49,13 +49,33 @@ def test_promote_and_list(two_versions: Path) -> None:
 def test_alias_moves_and_load_servable_follows(two_versions: Path) -> None:
     client = resolve(two_versions).client()
     uri = resolve(two_versions).tracking_uri
-    registry.promote(client, NAME, "2", "champion")
+    registry.promote(client, NAME, "2", "champion", force=True)
     servable, version = registry.load_servable(NAME, "champion", uri)
     assert (servable.name, version) == ("ease", "2")
     assert servable.item_item is not None
     assert np.isfinite(servable.item_item).all()
     by_number, version = registry.load_servable(NAME, "1", uri)
     assert (by_number.name, version) == ("popularity", "1")
+
+
+def test_a_version_losing_to_the_uniform_offer_needs_force(two_versions: Path) -> None:
+    """EASE on the tiny tables loses to industry popularity: champion only with --force."""
+    client = resolve(two_versions).client()
+    tags = client.get_model_version(NAME, "2").tags
+    assert tags[registry.TAG_BEATS] == "false"
+    assert float(tags[registry.TAG_UPLIFT]) < 0
+    runner, data = CliRunner(), ["--data-dir", str(two_versions)]
+    registry.promote(client, NAME, "1", "champion")  # popularity: the uniform offer itself
+    refused = runner.invoke(app, ["promote", NAME, "--version", "2", *data])
+    assert refused.exit_code == 2
+    assert "loses to the uniform offer" in refused.output
+    assert registry.aliases_of(client, NAME)["champion"] == "1"
+    forced = runner.invoke(app, ["promote", NAME, "--version", "2", "--force", *data])
+    assert forced.exit_code == 0, forced.output
+    assert registry.aliases_of(client, NAME)["champion"] == "2"
+    assert "--force" in client.get_model_version(NAME, "2").tags[registry.TAG_FORCED]
+    listed = runner.invoke(app, ["models", *data], terminal_width=200)
+    assert f"{float(tags[registry.TAG_UPLIFT]):+.1%}" in listed.output
 
 
 @pytest.mark.parametrize(

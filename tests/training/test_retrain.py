@@ -55,14 +55,23 @@ def test_a_champion_on_older_data_is_scored_as_served_and_beaten(store_dir: Path
     result = runner.invoke(app, ["retrain", "--model", "popularity", *data])
     assert result.exit_code == 0, result.output
     OfflineStore(store_dir).write_snapshot(tables)  # new data arrives
+    # EASE beats the popularity champion but loses to industry popularity on these tables:
+    # the guardrail keeps the champion unless forced
     result = runner.invoke(app, ["retrain", "--model", "ease", "--margin", "0.05", *data])
     assert result.exit_code == 0, result.output
+    assert "kept the champion" in result.output
+    assert "LOSES TO the uniform offer" in result.output
+    assert aliases(store_dir)["champion"] == "1"
+    args = ["retrain", "--model", "ease", "--margin", "0.05", "--force", *data]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
     assert "promoted" in result.output
-    assert aliases(store_dir) == {"champion": "2", "challenger": "2"}
+    assert aliases(store_dir) == {"champion": "3", "challenger": "3"}
+    assert registry.TAG_FORCED in resolve(store_dir).client().get_model_version(NAME, "3").tags
     client = resolve(store_dir).client()
     [decision] = client.search_runs(
         [client.get_experiment_by_name("offers-recommender").experiment_id],
-        "tags.job = 'retrain' and tags.champion_version = '1'",
+        "tags.job = 'retrain' and tags.champion_version = '1' and tags.forced = 'true'",
     )
     assert decision.data.tags["champion_scored_as"] == "served_bundle"
     scores = decision.data.metrics

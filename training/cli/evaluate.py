@@ -35,7 +35,9 @@ def evaluate_command(
     models: Annotated[
         str, typer.Option(help="Comma-separated model names, e.g. ease,als,popularity.")
     ] = "ease,als,popularity",
-    split: Annotated[str, typer.Option(help=f"Split: {', '.join(SPLIT_NAMES)}.")] = "time",
+    split: Annotated[
+        str, typer.Option(help=f"Split: {', '.join(SPLIT_NAMES)} (auto: time, else snapshot).")
+    ] = "auto",
     k: Annotated[int, typer.Option(min=1, help="Length of the recommendation lists.")] = 10,
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory whose offline store is evaluated.")
@@ -85,6 +87,8 @@ def evaluate_command(
         seed=seed,
         group_column=group_by,
     )
+    if result.split_reason:
+        console.print(f"split [bold]{result.split}[/]: {result.split_reason}")
     console.print(comparison_table(result))
     from recommender.evaluation.report import write_report  # matplotlib: only when writing
 

@@ -1,9 +1,9 @@
 """``recsys nbo export``: next-best offers of one manager's portfolio or of every client, to a file.
 
 Clients, the catalog and owned offers come from the offline store (snapshot plus flushed
-events); the model from ``--model-dir`` or the MLflow registry alias. Ranking uses the batch
-kernel (``recommender.nbo``); the file is written beside its target and renamed into place, so
-a reader never sees half an export.
+events); the model from ``--model-dir`` or the MLflow registry alias. Ranking goes through
+the one ranking policy (``recommender.nbo``), as the API ranks; the file is written beside its
+target and renamed into place, so a reader never sees half an export.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from feature_store.offline import OfflineStore
 from recommender.atomic import atomic_output
 from recommender.feedback import owned_pairs
-from recommender.nbo import Portfolio, compute_nbo
+from recommender.nbo import compute_nbo, portfolio_block
 from recommender.nbo_table import ExportFormat, nbo_frame, write_table
 from recommender.paths import data_dir as resolve_data_dir
 from recommender.paths import mlflow_dir
-from recommender.ranking.rules import RankingRules
+from recommender.ranking import RankingModel, RankingPolicy
 from recommender.servable import ServableModel
 
 nbo_app = typer.Typer(help="Next-best offers for account managers.", no_args_is_help=True)
@@ -75,7 +75,9 @@ def export_command(
     k: Annotated[int, typer.Option(min=1, max=50, help="Offers per client.")] = 5,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="A saved ServableModel folder.")] = None,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "recsys-offers",
+    model_name: Annotated[
+        str, typer.Option(help="Registered model name.")
+    ] = "offers-recommender",  # training.registry.DEFAULT_MODEL_NAME (kept light: no mlflow)
     alias: Annotated[str, typer.Option(help="Registry alias to export with.")] = "champion",
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     reasons: Annotated[bool, typer.Option(help="Attach reasons to each offer.")] = True,
@@ -89,15 +91,18 @@ def export_command(
     root = resolve_data_dir(data_dir)
     clients, items, owned = load_portfolio(OfflineStore(root), manager)
     model = load_model(model_dir, model_name, alias, tracking_uri, root)
+    ranking = RankingModel(model)
+    policy = RankingPolicy.from_settings()
     names = dict(zip(items["item_id"].astype(str), items["name"].astype(str), strict=True))
-    portfolio = Portfolio.from_frames(clients, owned, model.item_ids)
+    portfolio = portfolio_block(clients, owned, ranking)
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("ranking clients", total=len(portfolio))
         result = compute_nbo(
-            model,
+            ranking,
             portfolio,
-            RankingRules(k=k),
+            policy,
+            policy.rules(k),
             names=names,
             explain=reasons,
             progress=lambda n: progress.advance(task, n),

@@ -73,7 +73,9 @@ def train_command(
     model: Annotated[str, typer.Option(help="Model name, e.g. ease, als, popularity.")],
     config: Annotated[Path | None, typer.Option(help="JSON file of model params.")] = None,
     data_dir: DataDir = None,
-    split: Annotated[str, typer.Option(help=f"Split: {', '.join(SPLIT_NAMES)}.")] = "time",
+    split: Annotated[
+        str, typer.Option(help=f"Split: {', '.join(SPLIT_NAMES)} (auto: time, else snapshot).")
+    ] = "auto",
     k: Annotated[int, typer.Option(min=1, help="Length of the evaluated lists.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 42,
     registered_name: Registered = DEFAULT_NAME,
@@ -98,17 +100,28 @@ def train_command(
     )
     with _clear_errors():
         result = train(settings, data_dir, tracking_uri, alias=alias)
-    shown = {n: v for n, v in result.metrics.items() if "/" not in n}
+    console.print(f"split [bold]{result.split}[/]: {result.split_reason}")
+    shown = {
+        n: v
+        for n, v in result.metrics.items()
+        if "/" not in n and not n.startswith(("model_only_", "calibration_", "uniform_", "uplift"))
+    }
     console.print(
         f"run [bold]{result.run_id}[/]: {registered_name} version [bold]{result.version}[/]"
     )
     console.print(", ".join(f"{n}={v:.4f}" for n, v in shown.items()))
+    if result.guardrail is not None:
+        style = "green" if result.guardrail.passed else "bold red"
+        console.print(f"[{style}]guardrail: {result.guardrail.describe()}[/]")
 
 
 def promote_command(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[str, typer.Option(help="Version number to point the alias at.")],
     alias: Annotated[str, typer.Option(help="Alias: champion or challenger.")] = "champion",
+    force: Annotated[
+        bool, typer.Option(help="Make champion even a version that loses to the uniform offer.")
+    ] = False,
     tracking_uri: TrackingUri = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -119,7 +132,7 @@ def promote_command(
     with _clear_errors():
         tracking = resolve(data_dir, tracking_uri)
         check_reachable(tracking)
-        mv = registry.promote(tracking.client(), name, version, alias)
+        mv = registry.promote(tracking.client(), name, version, alias, force=force)
     console.print(f"{name}@{alias} -> version {mv.version}")
 
 
@@ -137,13 +150,16 @@ def models_command(
         check_reachable(tracking)
         rows = registry.list_versions(tracking.client(), name)
     table = Table(title=f"registered models ({tracking.tracking_uri})")
-    for column in ("name", "version", "aliases", "model", "created (UTC)", "run"):
+    columns = ("name", "version", "aliases", "model", "vs uniform", "created (UTC)", "run")
+    for column in columns:
         table.add_column(column)
     for v in rows:
         created = v.created.strftime("%Y-%m-%d %H:%M")
         aliases = ", ".join(v.aliases)
-        table.add_row(v.name, v.version, aliases, v.model, created, v.run_id or "")
-    console.print(table if rows else "no registered models")
+        guard = f"{float(v.uplift):+.1%}" if v.uplift else "-"
+        table.add_row(v.name, v.version, aliases, v.model, guard, created, v.run_id or "")
+    wide = Console(width=max(console.width, 160))
+    wide.print(table if rows else "no registered models")
 
 
 def tune_command(
@@ -152,7 +168,7 @@ def tune_command(
     metric: Annotated[str, typer.Option(help="Metric to maximize, e.g. ndcg@10.")] = "ndcg@10",
     out: Annotated[Path | None, typer.Option(help="Best config JSON (default configs/).")] = None,
     config: Annotated[Path | None, typer.Option(help="JSON of fixed params.")] = None,
-    split: Annotated[str, typer.Option(help="Split rule (applied twice).")] = "time",
+    split: Annotated[str, typer.Option(help="Split rule (applied twice; auto chooses).")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampler and split.")] = 42,
     data_dir: DataDir = None,
     tracking_uri: TrackingUri = None,
@@ -176,7 +192,10 @@ def retrain_command(
     config: Annotated[Path | None, typer.Option(help="JSON file of model params.")] = None,
     metric: Annotated[str, typer.Option(help="Deciding metric.")] = "ndcg_at_10",
     margin: Annotated[float, typer.Option(min=0.0, help="Relative margin to beat.")] = 0.01,
-    split: Annotated[str, typer.Option(help="Split rule.")] = "time",
+    split: Annotated[str, typer.Option(help="Split rule (auto: time, else snapshot).")] = "auto",
+    force: Annotated[
+        bool, typer.Option(help="Promote even a challenger that loses to the uniform offer.")
+    ] = False,
     registered_name: Registered = DEFAULT_NAME,
     data_dir: DataDir = None,
     tracking_uri: TrackingUri = None,
@@ -188,7 +207,8 @@ def retrain_command(
     with _clear_errors():
         d = retrain(
             model, metric=metric, margin=margin, config=_read_config(config), split=split,
-            registered_name=registered_name, data_dir=data_dir, tracking_uri=tracking_uri,
+            force=force, registered_name=registered_name, data_dir=data_dir,
+            tracking_uri=tracking_uri,
         )  # fmt: skip
     champion = "none" if d.champion_score is None else f"{d.champion_score:.4f}"
     verdict = "[green]promoted[/]" if d.promoted else "[yellow]kept the champion[/]"

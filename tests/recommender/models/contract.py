@@ -20,9 +20,8 @@ import pytest
 
 from recommender.cousage import co_usage_arrays
 from recommender.dataset import Dataset
-from recommender.models import NotFittedError, Recommender, build_model, rank_clients
-from recommender.ranking import RankingRules
-from recommender.scoring import Scorer
+from recommender.models import NotFittedError, Recommender, build_model
+from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.servable import ServableModel
 
 HALF_A = [f"a{i}" for i in range(5)]
@@ -126,8 +125,25 @@ class ModelContract:
         fitted.export().save(tmp_path / "bundle")
         loaded = ServableModel.load(tmp_path / "bundle")
         clients = np.arange(dataset.n_clients)
-        served = rank_clients(Scorer(loaded), dataset, clients, RankingRules(k=5))
-        np.testing.assert_array_equal(served, fitted.recommend(dataset, clients, k=5))
+        policy = RankingPolicy(5)
+        served = policy.rank(RankingModel(loaded), ClientBlock.from_dataset(dataset, clients))
+        np.testing.assert_array_equal(served.items, fitted.recommend(dataset, clients, k=5))
+
+    def test_served_scores_equal_evaluated_scores(
+        self, fitted: Recommender, dataset: Dataset
+    ) -> None:
+        """The cabinet's one-client path gives each client what evaluation scored for it."""
+        model = fitted.ranking_model()
+        clients = np.arange(dataset.n_clients)
+        block = ClientBlock.from_dataset(dataset, clients)
+        evaluated = model.scorer.score(block)
+        for client in clients:
+            owned = dataset.item_ids.to_external(dataset.interactions[client].indices)
+            profile = dataset.clients.iloc[client].to_dict()
+            one = model.client(str(dataset.client_ids.external[client]), list(owned), profile)
+            served = model.scorer.score(one)
+            np.testing.assert_array_equal(served.scores[0], evaluated.scores[client])
+            assert served.sources[0] == evaluated.sources[client]
 
     def test_export_carries_ids_and_metadata(self, fitted: Recommender, dataset: Dataset) -> None:
         servable = fitted.export()

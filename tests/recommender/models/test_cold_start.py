@@ -6,7 +6,8 @@ import pytest
 
 from recommender.dataset import Dataset
 from recommender.models import build_model
-from recommender.scoring import Scorer
+from recommender.ranking import ClientBlock
+from recommender.scoring import scorer_for
 from tests.recommender.models.contract import HALF_A, HALF_B, checkerboard_dataset
 
 LIGHTFM = {"no_components": 4, "epochs": 20}
@@ -34,11 +35,16 @@ def _half(ds: Dataset, half: list[str]) -> set[int]:
     return set(ds.item_ids.to_internal_many(half).tolist())
 
 
+def _prospect(industry: str | None, segment: str | None = None) -> ClientBlock:
+    """A client the model never saw, owning nothing, known by its attributes."""
+    profile = {"industry": industry, "segment": segment}
+    return ClientBlock.one(None, None, np.array([], dtype=np.int64), profile)
+
+
 def test_lightfm_scores_a_feature_only_client_by_its_industry(dataset: Dataset) -> None:
-    scorer = Scorer(build_model("lightfm", LIGHTFM).fit(dataset).export())
-    empty = np.array([], dtype=np.int64)
-    health = scorer.scores(None, empty, features=("industry=healthcare",))
-    school = scorer.scores(None, empty, features=("industry=education",))
+    scorer = scorer_for(build_model("lightfm", LIGHTFM).fit(dataset).export())
+    health = scorer.score(_prospect("healthcare")).scores[0]
+    school = scorer.score(_prospect("education")).scores[0]
     assert set(np.argsort(-health)[:3].tolist()) <= _half(dataset, HALF_A)
     assert set(np.argsort(-school)[:3].tolist()) <= _half(dataset, HALF_B)
 
@@ -55,13 +61,9 @@ def test_lightfm_without_features_falls_back_to_segment_popularity(dataset: Data
     config = {**LIGHTFM, "use_client_features": False}
     servable = build_model("lightfm", config).fit(dataset).export()
     assert servable.client_feature_factors is None
-    scorer = Scorer(servable)
-    empty = np.array([], dtype=np.int64)
-    scores = scorer.scores(
-        None, empty, features=("industry=healthcare",), segment_rows=("segment=B2G",)
-    )
-    row = servable.segment_names.index("segment=B2G")
-    np.testing.assert_array_equal(scores, servable.popularity[row])
+    scores = scorer_for(servable).score(_prospect(None, "B2G")).scores[0]
+    rows = [servable.segment_names.index(r) for r in ("segment=B2G", "all")]
+    np.testing.assert_allclose(scores, servable.popularity[rows].mean(axis=0), rtol=1e-6)
 
 
 def _grouped_events(n_clients: int = 240, n_groups: int = 4, per_group: int = 20) -> pd.DataFrame:

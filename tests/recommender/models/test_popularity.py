@@ -3,8 +3,8 @@ import pytest
 
 from recommender.catalog import popularity_table
 from recommender.models import build_model
-from recommender.ranking import RankingRules
-from recommender.scoring import Scorer
+from recommender.ranking import ClientBlock, RankingRules
+from recommender.scoring import scorer_for
 from tests.recommender.models.contract import ModelContract, checkerboard_dataset
 
 
@@ -46,7 +46,8 @@ def test_lists_follow_the_groups_popularity(name: str, column: str | None) -> No
 
 def test_new_client_gets_its_segment_list_from_features() -> None:
     servable = build_model("segment_popularity").fit(checkerboard_dataset()).export()
-    scores = Scorer(servable).scores(None, np.array([], dtype=np.int64), ("segment=B2G", "x=1"))
+    block = ClientBlock.one(None, None, np.array([], dtype=np.int64), {"segment": "B2G", "x": 1})
+    scores = scorer_for(servable).score(block).scores[0]
     np.testing.assert_array_equal(
         scores, servable.popularity[servable.segment_names.index("segment=B2G")]
     )

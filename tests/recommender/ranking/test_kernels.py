@@ -11,16 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.catalog import KIND_NAMES
-from recommender.ranking import (
-    RankingRules,
-    rank_batch,
-    rank_factors,
-    rank_reference,
-    rank_scores,
-    warm_up,
-)
-from recommender.ranking.kernels import PARAM_BITS, PARAM_K, SORTED_TOP_K
-from recommender.ranking.prepared import kernel_plan
+from recommender.ranking import RankingRules, rank_reference
+from recommender.ranking.kernels import SORTED_TOP_K
+from recommender.ranking.prepared import kernel_catalog
+from recommender.ranking.select import select_block
+from recommender.ranking.warmup import warm_up
+from recommender.scoring.kernels import dot_block
 from recommender.servable import CatalogArrays
 
 TARIFF, COURSE, ADDON = 0, 1, 2
@@ -57,6 +53,65 @@ SIX = make_catalog(
     prerequisites=[[], [], [], [2], [], []],
 )
 SIX_SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], dtype=np.float32)
+
+
+def rank_batch(
+    scores: np.ndarray,
+    owned_indptr: np.ndarray,
+    owned_indices: np.ndarray,
+    catalog: CatalogArrays,
+    segments: list[str | None],
+    rules: RankingRules,
+    boost: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``select_block`` over score rows (plus a per-offer boost), as the policy calls it."""
+    totals = np.asarray(scores, dtype=np.float32)
+    if boost is not None:
+        totals = (totals + boost[None, :]).astype(np.float32)
+    return select_block(
+        np.ascontiguousarray(totals),
+        np.asarray(owned_indptr, dtype=np.int64),
+        np.asarray(owned_indices, dtype=np.int64),
+        segments,
+        kernel_catalog(catalog),
+        rules,
+    )
+
+
+def rank_scores(
+    scores: np.ndarray,
+    owned: np.ndarray,
+    catalog: CatalogArrays,
+    segment: str | None,
+    rules: RankingRules,
+    boost: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One client's list (padding removed)."""
+    owned = np.asarray(owned, dtype=np.int64)
+    items, totals = rank_batch(
+        scores[None, :], np.array([0, len(owned)]), owned, catalog, [segment], rules, boost
+    )
+    taken = int((items[0] >= 0).sum())
+    return items[0, :taken], totals[0, :taken]
+
+
+def dot(vectors: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """The scorers' deterministic dot products, (clients, offers)."""
+    out = np.empty((len(vectors), len(factors)), dtype=np.float32)
+    dot_block(vectors, factors, np.arange(len(vectors), dtype=np.int64), out)
+    return out
+
+
+def rank_factors(
+    vector: np.ndarray,
+    factors: np.ndarray,
+    owned: np.ndarray,
+    catalog: CatalogArrays,
+    segment: str | None,
+    rules: RankingRules,
+    boost: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    return rank_scores(dot(vector[None, :], factors)[0], owned, catalog, segment, rules, boost)
 
 
 def assert_same(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]) -> None:
@@ -120,12 +175,10 @@ def test_boost_is_added_before_ranking() -> None:
 
 
 def test_bad_inputs_fail_before_the_kernel() -> None:
-    with pytest.raises(IndexError):
+    with pytest.raises(ValueError, match="out of range"):
         rank_scores(SIX_SCORES, np.array([6]), SIX, "B2B", RankingRules())
-    with pytest.raises(ValueError, match="scores"):
+    with pytest.raises(ValueError, match="items"):
         rank_scores(SIX_SCORES[:5], np.array([]), SIX, "B2B", RankingRules())
-    with pytest.raises(ValueError, match="item_factors"):
-        rank_factors(np.ones(2), np.ones((5, 2)), np.array([]), SIX, "B2B", RankingRules())
 
 
 def test_warm_up_and_batch_from_a_plain_thread() -> None:
@@ -136,8 +189,7 @@ def test_warm_up_and_batch_from_a_plain_thread() -> None:
     thread = threading.Thread(
         target=lambda: results.append(
             rank_batch(
-                vectors,
-                factors,
+                dot(vectors, factors),
                 np.array([0, 1, 1]),
                 np.array([2]),
                 SIX,
@@ -278,7 +330,9 @@ def test_rank_batch_rows_match_single_clients(request: Request, data: st.DataObj
         st.lists(st.sampled_from(["B2B", "B2G", None]), min_size=n_clients, max_size=n_clients)
     )
     catalog, rules, boost = request.catalog, request.rules, _boost(request)
-    items, scores = rank_batch(vectors, factors, indptr, indices, catalog, segments, rules, boost)
+    items, scores = rank_batch(
+        dot(vectors, factors), indptr, indices, catalog, segments, rules, boost
+    )
     assert items.shape == scores.shape == (n_clients, rules.k)
     for i in range(n_clients):
         want = rank_reference(
@@ -308,17 +362,13 @@ def test_non_finite_factors_drop_the_item_despite_fast_math_dot_products() -> No
     assert_same(got, rank_reference(factors @ vector, owned, SIX, "B2B", rules))
 
 
-def test_plans_are_cached_per_catalog_segment_and_rules() -> None:
-    rules = RankingRules(k=3)
-    plan = kernel_plan(SIX, "B2B", rules)
-    assert kernel_plan(SIX, "B2B", RankingRules(k=3)) is plan  # equal rules: the same plan
-    assert kernel_plan(SIX, "B2G", rules).params[PARAM_BITS] != plan.params[PARAM_BITS]
-    assert kernel_plan(SIX, "B2B", RankingRules(k=4)).params[PARAM_K] == 4
+def test_kernel_catalogs_are_cached_per_catalog_object() -> None:
+    assert kernel_catalog(SIX) is kernel_catalog(SIX)
     # a collected catalog's id is often reused at once: its entry must not serve the new one
     for n in range(40):
         size = n % 5 + 1
         catalog = make_catalog([ADDON] * size, [-1] * size, [3] * size, [[]] * size)
-        assert kernel_plan(catalog, "B2B", rules).n_items == size
+        assert kernel_catalog(catalog).n_items == size
         del catalog
 
 
@@ -345,8 +395,7 @@ def test_long_and_unsorted_owned_lists_match_the_reference(
     vector = np.array([0.5, -1.0], dtype=np.float32)
     assert_same(rank_factors(vector, factors, *args), rank_reference(factors @ vector, *args))
     items, totals = rank_batch(
-        vector[None, :],
-        factors,
+        dot(vector[None, :], factors),
         np.array([0, len(owned)]),
         owned,
         request.catalog,

@@ -1,0 +1,88 @@
+"""Business boosts: what the policy adds to a model's scores before the top-k.
+
+A boost gives each (client, offer) a unit in [0, weight]; the policy adds ``spread * unit`` to
+the score, ``spread`` being the client's own score range (max - min), so a boost of 0.05 moves
+an offer by 5 % of that client's range whatever the model's scale. Adding a boost means adding
+a class here with a ``units`` method and listing it in ``boosts_from``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.domain import LOYALTY_TIERS
+from recommender.loyalty import TIER_THRESHOLDS
+from recommender.ranking.clients import ClientBlock
+from recommender.ranking.model import RankingModel
+
+_TIER_POSITION = {tier: n for n, tier in enumerate(LOYALTY_TIERS)}
+
+
+class Boost(abc.ABC):
+    """One boost: per-offer units for a block, broadcastable to (n clients, n items)."""
+
+    @abc.abstractmethod
+    def units(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """(n, n_items) or (n_items,) units; zero where the boost does not apply."""
+
+
+@dataclass(frozen=True)
+class MarginBoost(Boost):
+    """``weight * margin``: offers that earn more rise a little, for every client."""
+
+    weight: float
+
+    def units(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        return self.weight * model.margin
+
+
+@dataclass(frozen=True)
+class TierProgressBoost(Boost):
+    """For a client below the top loyalty tier: ``weight * min(price / needed, 1)``, where
+    ``needed`` is the yearly spend still missing for the next tier (``recommender.loyalty``):
+    an offer that closes the gap gets the whole weight."""
+
+    weight: float
+
+    def units(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        inverse = self.inverse_needed(model, block)
+        if not np.any(inverse > 0):
+            return np.zeros(model.n_items)
+        return self.weight * np.minimum(model.price[None, :] * inverse[:, None], 1.0)
+
+    @staticmethod
+    def inverse_needed(model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """1 / the spend each client still needs for its next tier (0 at the top)."""
+        spend = np.add.reduceat(
+            np.append(model.price[block.owned_indices], 0.0), block.owned_indptr[:-1]
+        )
+        spend = np.where(block.owned_counts > 0, spend, 0.0)
+        thresholds = np.array([TIER_THRESHOLDS[t] for t in LOYALTY_TIERS], dtype=np.float64)
+        # a client's stated tier, else the tier its spend reaches (as ``tier_progress``)
+        by_spend = np.searchsorted(thresholds, spend, side="right") - 1
+        stated = block.attributes.get("loyalty_tier")
+        position = np.maximum(by_spend, 0)
+        if stated is not None:
+            known = np.fromiter(
+                (_TIER_POSITION.get(t, -1) if isinstance(t, str) else -1 for t in stated),
+                dtype=np.int64,
+                count=len(block),
+            )
+            position = np.where(known >= 0, known, position)
+        top = len(LOYALTY_TIERS) - 1
+        target = thresholds[np.minimum(position + 1, top)]
+        needed = np.where(position < top, np.maximum(target - spend, 0.0), 0.0)
+        return np.divide(1.0, needed, out=np.zeros_like(needed), where=needed > 0)
+
+
+def total_units(boosts: Sequence[Boost], model: RankingModel, block: ClientBlock) -> np.ndarray:
+    """The sum of every boost's units, (n, n_items) or (n_items,); an empty array for none."""
+    total: np.ndarray | None = None
+    for boost in boosts:
+        units = boost.units(model, block)
+        total = units if total is None else total + units
+    return np.zeros(0) if total is None else total

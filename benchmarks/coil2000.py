@@ -165,7 +165,7 @@ def run_model(
     k = len(PRODUCTS)
     recsys("nbo", "export", "--all", "--k", str(k), "--alias", f"bench-{model}",
            "--no-reasons", "--out", str(out), env=env)  # fmt: skip
-    export = pd.read_csv(out, dtype={"client_id": str})
+    export = pd.read_csv(out, dtype=str, keep_default_na=False)
     figures = scores(hidden_ranks(export, hidden, k))
     split = next((line for line in trained.splitlines() if line.startswith("split")), "")
     return {**figures, "seconds": time.perf_counter() - started, "split": split.strip()}

@@ -84,7 +84,7 @@ def _enum(name: str, values: type[Any], required: bool = True, default: Any = No
 _INTERACTION_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("client_id", "id", required=True),
     ColumnSpec("item_id", "id", required=True),
-    _enum("event_type", EventType),
+    _enum("event_type", EventType, required=False, default=EventType.PURCHASE.value),
     ColumnSpec("timestamp", "timestamp", required=True),
     ColumnSpec("value", "number", minimum=0.0, default=1.0),
 )
@@ -105,7 +105,7 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "clients": (
         ColumnSpec("client_id", "id", required=True),
         ColumnSpec("industry", "text", required=True),
-        _enum("segment", Segment),
+        _enum("segment", Segment, required=False),
         ColumnSpec("size_band", "text"),
         ColumnSpec("region", "text"),
         ColumnSpec("manager_id", "text"),

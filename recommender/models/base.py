@@ -53,12 +53,34 @@ class Recommender(abc.ABC):
         self._ranking: RankingModel | None = None
 
     def fit(self, dataset: Dataset) -> Self:
-        """Learn from ``dataset.interactions`` (and features, for hybrid models)."""
+        """Learn from ``dataset.interactions`` (and features, for hybrid models).
+
+        Config fields left unset (``None``) that ``_auto_grid`` names are first chosen on a
+        validation split of ``dataset`` (``recommender.models.auto``); ``config`` then holds
+        the chosen values.
+        """
         self._servable = None
         self._ranking = None
+        grid = {
+            name: values
+            for name, values in self._auto_grid(dataset).items()
+            if getattr(self.config, name) is None
+        }
+        if grid:
+            from recommender.models.auto import choose
+
+            choice = choose(self, dataset, grid)
+            self.config = self.config.model_copy(update=choice.chosen)
+            self._auto = choice.metadata()
         self._fit(dataset)
         self._dataset = dataset
         return self
+
+    _auto: dict[str, Any] | None = None
+
+    def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
+        """Candidates of the config fields chosen on validation when unset (first: fallback)."""
+        return {}
 
     @abc.abstractmethod
     def _fit(self, dataset: Dataset) -> None:
@@ -103,6 +125,7 @@ class Recommender(abc.ABC):
                     "n_clients": dataset.n_clients,
                     "n_items": dataset.n_items,
                     "co_usage_thresholds": co_usage_thresholds(),
+                    **({"auto_config": self._auto} if self._auto else {}),
                     **extra,
                 },
                 **fields,

@@ -19,18 +19,20 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.dataset import Dataset
+from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
 
 
 class LightFMConfig(ModelConfig):
-    """Defaults from a sanity run on ml-100k without features (WARP nDCG@10 0.455)."""
+    """``no_components`` and the L2 penalties left unset are chosen on a validation split
+    (``recommender.models.auto``); ml-100k's values are in ``configs/ml100k/lightfm.json``."""
 
     loss: Literal["warp", "bpr"] = "warp"
-    no_components: int = Field(default=32, ge=1)
+    no_components: int | None = Field(default=None, ge=1, description="None: on validation.")
     epochs: int = Field(default=30, ge=1)
     learning_rate: float = Field(default=0.03, gt=0)
-    item_alpha: float = Field(default=0.0, ge=0)
-    user_alpha: float = Field(default=0.0, ge=0)
+    item_alpha: float | None = Field(default=None, ge=0, description="None: on validation.")
+    user_alpha: float | None = Field(default=None, ge=0, description="None: item_alpha's.")
     max_sampled: int = Field(default=10, ge=1)
     use_client_features: bool = True
     use_item_features: bool = True
@@ -54,6 +56,12 @@ class LightFMModel(Recommender):
     config_class: ClassVar[type[ModelConfig]] = LightFMConfig
     config: LightFMConfig
 
+    def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
+        return {
+            "no_components": capped((32, 4, 16), max_factors(dataset)),
+            "item_alpha": (0.0, 1e-3, 1e-2),
+        }
+
     def _fit(self, dataset: Dataset) -> None:
         from lightfm import LightFM
 
@@ -67,7 +75,7 @@ class LightFMModel(Recommender):
             loss=cfg.loss,
             learning_rate=cfg.learning_rate,
             item_alpha=cfg.item_alpha,
-            user_alpha=cfg.user_alpha,
+            user_alpha=cfg.item_alpha if cfg.user_alpha is None else cfg.user_alpha,
             max_sampled=cfg.max_sampled,
             random_state=np.random.RandomState(cfg.seed),
         )

@@ -24,7 +24,9 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("registry") / "data"
     OfflineStore(root).write_snapshot(make_tables())
     train(TrainSettings(model="popularity"), root, show_progress=False)
-    train(TrainSettings(model="ease", config={"l2": 10.0}), root, show_progress=False)
+    train(
+        TrainSettings(model="ease", config={"l2": 10.0, "dropout": 0.0}), root, show_progress=False
+    )
     return root
 
 

@@ -55,15 +55,17 @@ def test_a_champion_on_older_data_is_scored_as_served_and_beaten(store_dir: Path
     result = runner.invoke(app, ["retrain", "--model", "popularity", *data])
     assert result.exit_code == 0, result.output
     OfflineStore(store_dir).write_snapshot(tables)  # new data arrives
-    # EASE beats the popularity champion but loses to industry popularity on these tables:
-    # the guardrail keeps the champion unless forced
-    result = runner.invoke(app, ["retrain", "--model", "ease", "--margin", "0.05", *data])
+    # plain EASE (no dropout) beats the popularity champion but loses to industry popularity
+    # on these tables: the guardrail keeps the champion unless forced
+    config = store_dir / "plain-ease.json"
+    config.write_text('{"l2": 10.0, "dropout": 0.0}')
+    ease = ["retrain", "--model", "ease", "--config", str(config), "--margin", "0.05"]
+    result = runner.invoke(app, [*ease, *data])
     assert result.exit_code == 0, result.output
     assert "kept the champion" in result.output
     assert "LOSES TO the uniform offer" in result.output
     assert aliases(store_dir)["champion"] == "1"
-    args = ["retrain", "--model", "ease", "--margin", "0.05", "--force", *data]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, [*ease, "--force", *data])
     assert result.exit_code == 0, result.output
     assert "promoted" in result.output
     assert aliases(store_dir) == {"champion": "3", "challenger": "3"}

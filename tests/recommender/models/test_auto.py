@@ -1,0 +1,47 @@
+"""Unset capacity / regularisation are chosen on a validation split; given values are kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.models import build_model
+from recommender.models.auto import capped, max_factors
+from tests.recommender.models.contract import checkerboard_dataset
+
+
+def test_unset_fields_are_chosen_on_validation_and_recorded() -> None:
+    dataset = checkerboard_dataset(clients_per_group=30, per_client=3)
+    model = build_model("als", {"iterations": 5}).fit(dataset)
+    auto = model.export().metadata["auto_config"]
+    chosen = auto["chosen"]
+    assert set(chosen) == {"factors", "regularization"}
+    assert chosen["factors"] <= max_factors(dataset) == 2  # ten offers: no more than the data
+    assert (model.config.factors, model.config.regularization) == (
+        chosen["factors"],
+        chosen["regularization"],
+    )
+    table = auto["validation_ndcg_at_10"]
+    assert len(table) == 3 and auto["validation_clients"] > 0
+    best = max(row["ndcg"] for row in table)
+    assert next(r for r in table if r["ndcg"] == best)["regularization"] == chosen["regularization"]
+
+
+def test_given_fields_are_not_searched() -> None:
+    dataset = checkerboard_dataset()
+    model = build_model("ease", {"l2": 50.0, "dropout": 0.0}).fit(dataset)
+    assert "auto_config" not in model.export().metadata
+    assert (model.config.l2, model.config.dropout) == (50.0, 0.0)
+
+
+def test_the_choice_is_deterministic() -> None:
+    dataset = checkerboard_dataset(clients_per_group=30)
+    first = build_model("ease").fit(dataset)
+    second = build_model("ease").fit(dataset)
+    assert first.config == second.config
+    np.testing.assert_array_equal(first.export().item_item, second.export().item_item)
+
+
+def test_capped_keeps_what_fits() -> None:
+    assert capped((16, 2, 8, 32), 5) == (2,)
+    assert capped((16, 2, 8), 64) == (16, 2, 8)
+    assert capped((16, 32), 3) == (3,)

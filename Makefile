@@ -34,7 +34,7 @@ format: setup
 
 ## Speed, memory and quality benchmarks (minutes; not part of `make test`).
 bench: setup
-	$(BIN)/python benchmarks/bench_kernels.py
+	$(BIN)/python benchmarks/bench_ranking.py
 	$(BIN)/python benchmarks/quality_ml100k.py
 	$(BIN)/python benchmarks/quality_synthetic.py
 

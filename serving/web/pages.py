@@ -97,6 +97,7 @@ def manager_page(
         "industries": view.industries,
         "query": _query(filters),
         "model_label": model.label,
+        "calibration": model.ranking.calibration,
     }
     return templates.TemplateResponse(request, "manager.html", context)
 
@@ -121,5 +122,11 @@ def client_page(
     row = client_rows(view)[0]
     record = view.frame.iloc[0]
     profile = [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]
-    context = {"principal": principal, "manager_id": manager_id, "row": row, "profile": profile}
+    context = {
+        "principal": principal,
+        "manager_id": manager_id,
+        "row": row,
+        "profile": profile,
+        "calibration": model.ranking.calibration,
+    }
     return templates.TemplateResponse(request, "client.html", context)

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from recommender.domain import ItemKind
 from recommender.loyalty import TierProgress, tier_progress
+from recommender.ranking.calibration import Calibration
 from serving.web.portfolio import Filters, ManagerView
 
 HERE = Path(__file__).parent
@@ -20,13 +21,36 @@ KINDS: tuple[str, ...] = tuple(k.value for k in ItemKind)
 MAX_K = 10
 
 
+#: The catalogue's currency (prices and expected values are in it).
+CURRENCY = "₽"
+
+
 def money(value: float) -> str:
-    """Whole currency units with thin grouping: 1 234 567."""
-    return f"{value:,.0f}".replace(",", "\u202f")
+    """Whole currency units with thin grouping and the currency: 1 234 567 ₽."""
+    return f"{value:,.0f}".replace(",", "\u202f") + f"\u00a0{CURRENCY}"
+
+
+def probability_note(calibration: Calibration) -> str:
+    """What p and EV on the pages mean, for the model that produced them."""
+    if not calibration.calibrated:
+        return (
+            "p is a relative score, not a probability: this model version was trained "
+            "without calibration (retrain it to get calibrated probabilities). "
+            f"EV = price × margin × p, in {CURRENCY}."
+        )
+    quality = dict(calibration.quality)
+    brier = quality.get("brier")
+    judged = f" (held-out Brier score {brier:.3f})" if brier is not None else ""
+    return (
+        f"p is the probability that the client takes the offer ({calibration.horizon}), "
+        f"calibrated on held-out clients{judged}. EV (expected value) = price × margin × p, "
+        f"in {CURRENCY}; a client's opportunity is the sum over its offers."
+    )
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["money"] = money
+templates.env.globals["probability_note"] = probability_note
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from feature_store.embedded import open_store
 from feature_store.materialize import write_snapshot
 from feature_store.settings import OnlineStoreSettings
 from recommender.dataset import Dataset
+from recommender.evaluation.evaluate import evaluate
 from recommender.feedback import owned_pairs
 from recommender.models.registry import build_model
 from recommender.synthetic.generator import SyntheticConfig, generate
@@ -63,7 +64,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data = generate(SyntheticConfig(n_clients=400, seed=11))
     owned = owned_pairs(data.interactions)
     dataset = Dataset.from_frames(data.interactions, data.clients, data.items)
-    build_model("ease", {}).fit(dataset).export().save(root / "model")
+    # calibrated as the train job does it: p fitted on the held-out part of the chosen split
+    evaluation = evaluate(dataset, ["ease"], k=10)
+    bundle = build_model("ease", {}).fit(dataset).export()
+    calibration = evaluation.models["ease"].calibration
+    assert calibration is not None
+    bundle.metadata["calibration"] = calibration.calibration.to_metadata()
+    bundle.save(root / "model")
     managers = sorted(data.clients["manager_id"].dropna().unique().tolist())
     busiest = str(data.clients["manager_id"].value_counts().idxmax())
     with RedisServer() as redis_server:

@@ -45,6 +45,18 @@ def test_list_shows_real_recommendations(page: Page, site: Site) -> None:
         page.screenshot(path=str(Path(SCREENSHOT_DIR) / "manager.png"), full_page=False)
 
 
+def test_probabilities_are_calibrated_and_explained(page: Page) -> None:
+    """p is a held-out frequency (small for most offers), not 0.75-0.99 for everything."""
+    note = page.locator("#probability-note").inner_text()
+    assert "calibrated on held-out clients" in note and "price × margin × p" in note
+    assert "₽" in note and "₽" in page.locator("#summary").inner_text()
+    texts = page.locator("#nbo ol.offers li .muted").all_inner_texts()
+    p = [float(t.rsplit("p ", 1)[1]) for t in texts]
+    assert p and all(0.0 <= v <= 1.0 for v in p)
+    assert sum(p) / len(p) < 0.5
+    assert len(set(p)) > 1
+
+
 def test_key_cookie_is_invisible_to_scripts(page: Page) -> None:
     assert "recsys_key" not in page.evaluate("document.cookie")
 

@@ -46,3 +46,26 @@ def test_export_cap_keeps_the_best_opportunities(settings: ServingSettings, tmp_
     assert len(full) == len(_portfolio("m001"))
     assert list(capped["client_id"]) == list(full["client_id"][:4])
     assert list(capped["client_id"]) != _portfolio("m001")[:4]
+
+
+def test_the_cabinet_api_and_the_export_list_the_same_offers_in_the_same_order(
+    client: TestClient,
+) -> None:
+    """One policy: every client of a portfolio gets in the export what the API answers it."""
+    response = client.get(
+        "/v1/managers/m001/next-best-offers.csv", params={"k": 5}, headers=manager("m001")
+    )
+    assert response.status_code == 200, response.text
+    export = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+    assert sorted(export["client_id"]) == _portfolio("m001")
+    offer_columns = [f"offer_{j}" for j in range(1, 6)]
+    for row in export.to_dict("records"):
+        answer = client.get(
+            f"/v1/clients/{row['client_id']}/recommendations",
+            params={"k": 5},
+            headers=manager("m001"),
+        )
+        assert answer.status_code == 200, answer.text
+        api = [item["item_id"] for item in answer.json()["items"]]
+        exported = [row[c] for c in offer_columns if row.get(c)]
+        assert api == exported, row["client_id"]

@@ -33,10 +33,17 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 ## Speed, memory and quality benchmarks (minutes; not part of `make test`).
+## Each prints its figures and targets; a script that checks its targets exits 1 on a miss,
+## which stops the run there.
 bench: setup
+	$(BIN)/python benchmarks/bench_cli.py
 	$(BIN)/python benchmarks/bench_ranking.py
 	$(BIN)/python benchmarks/quality_ml100k.py
 	$(BIN)/python benchmarks/quality_synthetic.py
+	$(BIN)/python -m benchmarks.bench_http
+	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python -m benchmarks.bench_materialize
+	$(BIN)/python -m benchmarks.bench_nbo_export
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

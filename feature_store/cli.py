@@ -1,6 +1,7 @@
 """``recsys features ...`` and ``recsys events ...``: materialize, inspect, flush.
 
 Also runnable alone for subprocesses and tests: ``python -m feature_store.cli events flush``.
+The stores (pandas, redis) are imported inside the commands, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -8,19 +9,13 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from feature_store.embedded import open_store
-from feature_store.errors import FeatureStoreError
-from feature_store.events import EventLog
-from feature_store.flush import DEFAULT_CONSUMER, PAUSE_ENV, Flusher
-from feature_store.materialize import materialize
-from feature_store.offline import OfflineStore
-from feature_store.settings import OnlineStoreSettings
+if TYPE_CHECKING:
+    from feature_store.settings import OnlineStoreSettings
 
 features_app = typer.Typer(help="Online feature store (Redis): materialize, status.")
 events_app = typer.Typer(help="The live event log: flush it into the offline store.")
@@ -32,7 +27,13 @@ DataDir = Annotated[
 ]
 
 
+#: ``feature_store.flush.DEFAULT_CONSUMER`` (that module loads pandas and redis; a test checks).
+DEFAULT_CONSUMER = "flusher-1"
+
+
 def _settings(data_dir: Path | None) -> OnlineStoreSettings:
+    from feature_store.settings import OnlineStoreSettings
+
     return OnlineStoreSettings(data_dir=data_dir) if data_dir else OnlineStoreSettings()
 
 
@@ -47,6 +48,13 @@ def materialize_command(
     batch: Annotated[int, typer.Option(min=1, help="Clients per write.")] = 10_000,
 ) -> None:
     """Copy clients, owned offers and the catalog from the offline store into Redis."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from feature_store.embedded import open_store
+    from feature_store.errors import FeatureStoreError
+    from feature_store.materialize import materialize
+    from feature_store.offline import OfflineStore
+
     settings = _settings(data_dir).model_copy(update={"write_batch": batch})
     try:
         store = open_store(settings)
@@ -75,6 +83,10 @@ def materialize_command(
 @features_app.command("status")
 def status_command(data_dir: DataDir = None) -> None:
     """Is the online store reachable, and what did the last materialize write?"""
+    from feature_store.embedded import open_store
+    from feature_store.errors import FeatureStoreError
+    from feature_store.events import EventLog
+
     settings = _settings(data_dir)
     try:
         store = open_store(settings)
@@ -93,10 +105,32 @@ def status_command(data_dir: DataDir = None) -> None:
 def flush_command(
     data_dir: DataDir = None,
     batch: Annotated[int, typer.Option(min=1, help="Events per Parquet write.")] = 500,
-    once: Annotated[bool, typer.Option("--once", help="Stop when the stream is drained.")] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep running and flush new events as they come, until Ctrl-C or SIGTERM "
+            "(a daemon). Without it the command stops when the stream is drained.",
+        ),
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", hidden=True, help="The default: stop when drained.")
+    ] = False,
     consumer: Annotated[str, typer.Option(help="Consumer name in the group.")] = DEFAULT_CONSUMER,
 ) -> None:
-    """Move events from the Redis Stream into Parquet (at-least-once + dedupe by event id)."""
+    """Move events from the Redis Stream into Parquet (at-least-once + dedupe by event id).
+
+    One pass by default: flush what the stream holds, then exit (for cron or a one-shot job);
+    --follow keeps flushing until stopped.
+    """
+    from feature_store.embedded import open_store
+    from feature_store.errors import FeatureStoreError
+    from feature_store.flush import PAUSE_ENV, Flusher
+    from feature_store.offline import OfflineStore
+
+    if once and follow:
+        raise typer.BadParameter("--once and --follow exclude each other", param_hint="--follow")
     settings = _settings(data_dir)
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     stopping: list[bool] = []
@@ -109,11 +143,11 @@ def flush_command(
             consumer=consumer,
             pause_after_write_s=pause,
         )
-        if once:
-            flusher.run_once()
-        else:
+        if follow:
             console.print(f"flushing {settings.display_url} -> Parquet (Ctrl-C to stop)")
             flusher.run_forever(should_stop=lambda: bool(stopping))
+        else:
+            flusher.run_once()
     except FeatureStoreError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """Retrain with a guardrail: a challenger replaces the champion only if it is clearly better.
 
 1. The challenger (``--model``/config, default: the champion's model and config) is trained
-   on the latest offline data by the train job and registered with alias ``challenger``.
+   on the latest offline data by the train job and registered (tag ``job=retrain-challenger``;
+   no alias moves unless it is promoted: an A/B test of a kept challenger is an explicit
+   ``recsys promote --alias challenger``).
 2. Both are scored on the same split of the same data. The challenger as the train job
    scores it (fitted on the train part). The champion *as it is served* (its registered
    bundle, ids mapped onto the current data; offers it does not know cannot be recommended)
@@ -141,7 +143,7 @@ def retrain(
         settings,
         data_dir,
         tracking.tracking_uri,
-        alias=registry.CHALLENGER,
+        alias=None,
         tags={"job": "retrain-challenger"},
         data=data,
         show_progress=show_progress,

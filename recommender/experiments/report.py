@@ -2,7 +2,8 @@
 
 A client enters a variant at its first impression carrying the experiment (``experiment``
 and ``variant`` columns); clients seen in two variants are dropped and counted. Per variant:
-exposures (impressions), clients, click-through (clicks / impressions), conversion (clients
+exposures (impressions), clients, click-through (clicks / impressions; a plain click without
+the experiment counts by its request id or the client's exposure), conversion (clients
 with a purchase, subscription start or enrolment at or after their first exposure / clients)
 and revenue per client (sum of ``value`` of those events / clients). Every other variant is
 compared with the control (the first variant): z-test on conversion, Welch on revenue per
@@ -55,6 +56,31 @@ def _check_columns(events: pd.DataFrame) -> None:
     if missing:
         found = ", ".join(map(str, events.columns)) or "none"
         raise ValueError(f"events lack column(s) {', '.join(missing)} (columns found: {found})")
+
+
+def _attributed_clicks(
+    frame: pd.DataFrame, impressions: pd.DataFrame, clients: pd.DataFrame, name: str
+) -> pd.DataFrame:
+    """Clicks of exposed clients credited to their variant.
+
+    A click counts when it names the experiment, or (a plain click, as the client cabinet
+    sends it: no experiment, no variant) when it repeats the ``request_id`` of one of the
+    experiment's impressions or comes at or after the client's first exposure.
+    """
+    candidates = frame.loc[
+        (frame["event_type"] == "click") & frame["client_id"].isin(clients.index)
+    ]
+    tagged = candidates["experiment"] == name
+    plain = candidates["experiment"].isna() | (candidates["experiment"].astype(str) == "")
+    in_window = candidates["timestamp"] >= candidates["client_id"].map(clients["first_seen"])
+    if "request_id" in candidates.columns:
+        shown = set(impressions["request_id"].dropna().astype(str))
+        same_request = candidates["request_id"].astype(str).isin(shown)
+    else:
+        same_request = pd.Series(False, index=candidates.index)
+    clicks = candidates.loc[tagged | (plain & (same_request | in_window))].copy()
+    clicks["variant"] = clicks["client_id"].map(clients["variant"])
+    return clicks
 
 
 def _exposed_clients(
@@ -226,7 +252,8 @@ def build_report(
     """
     _check_columns(events)
     name = experiment if isinstance(experiment, str) else experiment.name
-    frame = events.loc[:, list(EVENT_COLUMNS)].copy()
+    extra = ["request_id"] if "request_id" in events.columns else []
+    frame = events.loc[:, [*EVENT_COLUMNS, *extra]].copy()
     frame["timestamp"] = _utc(frame["timestamp"])
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").fillna(0.0)
     if not isinstance(experiment, str) and experiment.end is not None:
@@ -247,7 +274,7 @@ def build_report(
         conversions["timestamp"] >= conversions["client_id"].map(clients["first_seen"])
     ]
     impressions = impressions.loc[impressions["client_id"].isin(clients.index)]
-    clicks = ours.loc[(ours["event_type"] == "click") & ours["client_id"].isin(clients.index)]
+    clicks = _attributed_clicks(frame, impressions, clients, name)
     last = max(impressions["timestamp"].max(), conversions["timestamp"].max())
     if pd.isna(last):
         last = impressions["timestamp"].max()

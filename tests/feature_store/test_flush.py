@@ -98,7 +98,7 @@ def test_sigkill_between_write_and_ack_loses_and_repeats_nothing(
 ) -> None:
     materialize(store, offline)
     ids = _post(store, 20)
-    flusher = _start_flusher(settings, "--once", pause=2.0)
+    flusher = _start_flusher(settings, pause=2.0)  # one pass: the default
     try:
         while not _flushed(offline):  # the first batch is in Parquet; its ack is 2 s away
             assert flusher.poll() is None, flusher.stdout.read() if flusher.stdout else ""
@@ -113,7 +113,7 @@ def test_sigkill_between_write_and_ack_loses_and_repeats_nothing(
     assert pending == 3  # written to Parquet, never acknowledged
     assert 0 < len(_flushed(offline)) < len(ids)
 
-    restarted = _start_flusher(settings, "--once")
+    restarted = _start_flusher(settings)
     output, _ = restarted.communicate(timeout=300)
     assert restarted.returncode == 0, output.decode()
     flushed = _flushed(offline)

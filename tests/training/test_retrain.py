@@ -25,7 +25,7 @@ def test_first_retrain_promotes_then_a_high_margin_keeps_the_champion(store_dir:
     first = retrain("popularity", data_dir=store_dir, show_progress=False)
     assert first.promoted
     assert first.champion_score is None
-    assert aliases(store_dir) == {"champion": "1", "challenger": "1"}
+    assert aliases(store_dir) == {"champion": "1"}
 
     # A better model must still beat the champion by 1000 % to replace it: it does not.
     kept = retrain(
@@ -34,7 +34,7 @@ def test_first_retrain_promotes_then_a_high_margin_keeps_the_champion(store_dir:
     assert not kept.promoted
     assert kept.champion_score is not None
     assert kept.champion_version == "1"
-    assert aliases(store_dir) == {"champion": "1", "challenger": "2"}
+    assert aliases(store_dir) == {"champion": "1"}  # a kept challenger moves no alias
 
     # The champion bundle saw the test period, so its recipe was refitted on the train part.
     assert kept.champion_score == pytest.approx(first.challenger_score)
@@ -68,7 +68,7 @@ def test_a_champion_on_older_data_is_scored_as_served_and_beaten(store_dir: Path
     result = runner.invoke(app, [*ease, "--force", *data])
     assert result.exit_code == 0, result.output
     assert "promoted" in result.output
-    assert aliases(store_dir) == {"champion": "3", "challenger": "3"}
+    assert aliases(store_dir) == {"champion": "3"}
     assert registry.TAG_FORCED in resolve(store_dir).client().get_model_version(NAME, "3").tags
     client = resolve(store_dir).client()
     [decision] = client.search_runs(

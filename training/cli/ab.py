@@ -12,22 +12,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from recommender.experiments.config import Experiment
-from recommender.experiments.registry import ExperimentRegistry
-from recommender.experiments.results import ExperimentReport
+from training.cli.common import FormatOption, OutputFormat, print_rows, table_console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recommender.experiments.config import Experiment
+    from recommender.experiments.registry import ExperimentRegistry
+    from recommender.experiments.results import ExperimentReport
 
 ab_app = typer.Typer(
     help="A/B tests: per-variant reports with uplift statistics, power planning, experiments.",
     no_args_is_help=True,
 )
 console = Console()
+err_console = Console(stderr=True)  # notes, warnings and errors: off stdout (csv/json stay clean)
 MLFLOW_EXPERIMENT = "ab-tests"
 
 DataDir = Annotated[Path | None, typer.Option(help="Data directory (default $RECSYS_DATA_DIR).")]
@@ -47,11 +51,13 @@ def _clear_errors() -> Iterator[None]:
         yield
     except (ValueError, KeyError, OSError, TrackingError, FeatureStoreError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        console.print(f"[red]error:[/] {message}")
+        err_console.print(f"[red]error:[/] {message}")
         raise typer.Exit(2) from exc
 
 
 def _registry(file: Path | None, data_dir: Path | None) -> ExperimentRegistry:
+    from recommender.experiments.registry import ExperimentRegistry
+
     return (
         ExperimentRegistry(file) if file is not None else ExperimentRegistry.in_data_dir(data_dir)
     )
@@ -59,6 +65,8 @@ def _registry(file: Path | None, data_dir: Path | None) -> ExperimentRegistry:
 
 def read_events(events: Path | None, data_dir: Path | None) -> pd.DataFrame:
     """Events from a Parquet/CSV file, else from the offline store of ``data_dir``."""
+    import pandas as pd
+
     if events is None:
         from feature_store.offline import OfflineStore
 
@@ -89,37 +97,86 @@ def report_command(
         str | None,
         typer.Option(help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or SQLite)."),
     ] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Per-variant exposures, CTR, conversion, revenue; uplifts with CIs, z/Welch/mSPRT, SRM."""
+    """Per-variant exposures, CTR, conversion, revenue; uplifts with CIs, z/Welch/mSPRT, SRM.
+
+    --format json prints the report JSON, --format csv one row per variant with its uplifts;
+    notes and warnings then go to stderr.
+    """
     from recommender.experiments.render import plot_uplift, uplift_table, variants_table
     from recommender.experiments.report import build_report
 
+    info = console if fmt is OutputFormat.TABLE else err_console
     with _clear_errors():
         registry = _registry(file, data_dir)
         definition: Experiment | str = name
         try:
             definition = registry.get(name)
         except KeyError:
-            console.print(
+            info.print(
                 f"[yellow]note:[/] {name!r} is not in {registry.path}: variants taken from the "
                 "events, equal weights assumed for the sample-ratio check"
             )
         report = build_report(
             read_events(events, data_dir), definition, control=control, alpha=alpha
         )
-        console.print(variants_table(report))
-        console.print(uplift_table(report))
+        if fmt is OutputFormat.JSON:
+            typer.echo(report.to_json())
+        elif fmt is OutputFormat.CSV:
+            print_rows(report_rows(report), report_columns(report), fmt)
+        else:
+            wide = table_console()
+            wide.print(variants_table(report))
+            wide.print(uplift_table(report))
         for warning in report.warnings:
-            console.print(f"[red]warning:[/] {warning}")
+            info.print(f"[red]warning:[/] {warning}")
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(report.to_json() + "\n", encoding="utf-8")
-            console.print(f"report JSON: {json_out}")
+            info.print(f"report JSON: {json_out}")
         if png is not None:
-            console.print(f"uplift chart: {plot_uplift(report, png)}")
+            info.print(f"uplift chart: {plot_uplift(report, png)}")
         if log_mlflow:
             run_id = log_report(report, data_dir, tracking_uri, png)
-            console.print(f"logged to MLflow experiment {MLFLOW_EXPERIMENT!r}, run {run_id}")
+            info.print(f"logged to MLflow experiment {MLFLOW_EXPERIMENT!r}, run {run_id}")
+
+
+#: Per-variant fields of ``recsys ab report --format csv`` (``VariantStats``).
+VARIANT_FIELDS: tuple[str, ...] = (
+    "exposures", "clients", "clicks", "click_through", "conversions", "conversion", "revenue",
+    "revenue_per_client",
+)  # fmt: skip
+#: Per-uplift fields, as ``<metric>_<field>`` columns (empty on the control's row).
+UPLIFT_FIELDS: tuple[str, ...] = (
+    "absolute", "absolute_low", "absolute_high", "relative", "relative_low", "relative_high",
+    "test", "p_value", "sequential_p_value", "significant", "sequential_significant",
+)  # fmt: skip
+
+
+def report_columns(report: ExperimentReport) -> list[str]:
+    """Columns of the CSV report: experiment, variant, control flag, stats, then uplifts."""
+    metrics = list(dict.fromkeys(up.metric for up in report.uplifts))
+    uplifts = [f"{metric}_{field}" for metric in metrics for field in UPLIFT_FIELDS]
+    return ["experiment", "variant", "is_control", *VARIANT_FIELDS, *uplifts, "srm_p_value"]
+
+
+def report_rows(report: ExperimentReport) -> list[dict[str, Any]]:
+    """One row per variant: its figures and, for a treatment, its uplifts over the control."""
+    rows: list[dict[str, Any]] = []
+    for stats in report.variants:
+        row: dict[str, Any] = {
+            "experiment": report.experiment,
+            "variant": stats.variant,
+            "is_control": stats.variant == report.control,
+            **{key: getattr(stats, key) for key in VARIANT_FIELDS},
+            "srm_p_value": report.srm.p_value,
+        }
+        for up in report.uplifts:
+            if up.variant == stats.variant:
+                row.update({f"{up.metric}_{key}": getattr(up, key) for key in UPLIFT_FIELDS})
+        rows.append(row)
+    return rows
 
 
 def report_metrics(report: ExperimentReport) -> dict[str, float]:
@@ -199,12 +256,40 @@ def power_command(
     )
 
 
-def list_command(data_dir: DataDir = None, file: ExperimentsFile = None) -> None:
+def list_command(
+    data_dir: DataDir = None, file: ExperimentsFile = None, fmt: FormatOption = OutputFormat.TABLE
+) -> None:
     """The experiments of the file, with their status now."""
     with _clear_errors():
         registry = _registry(file, data_dir)
         experiments = registry.experiments()
     now = datetime.now(UTC)
+    if fmt is not OutputFormat.TABLE:
+        rows = [
+            {
+                "name": e.name,
+                "status": e.status(now),
+                "start": e.start.isoformat(),
+                "end": None if e.end is None else e.end.isoformat(),
+                "variants": [
+                    f"{v.name}:{v.target}:{w:g}" for v, w in zip(e.variants, e.weights, strict=True)
+                ],
+                "holdout": e.holdout,
+                "segments": [s.value for s in e.targeting.segments or ()],
+                "industries": list(e.targeting.industries or ()),
+                "description": e.description,
+            }
+            for e in experiments
+        ]
+        columns = ("name", "status", "start", "end", "variants", "holdout", "segments",
+                   "industries", "description")  # fmt: skip
+        print_rows(rows, columns, fmt)
+        return
+    if not experiments:
+        console.print(f"no experiments in {registry.path}")
+        return
+    from rich.table import Table
+
     table = Table(title=f"experiments in {registry.path}")
     for header in ("name", "status", "start", "end", "variants (target, share)", "holdout",
                    "targeting"):  # fmt: skip
@@ -223,7 +308,7 @@ def list_command(data_dir: DataDir = None, file: ExperimentsFile = None) -> None
             f"{e.holdout:.0%}",
             ", ".join(who) or "all",
         )
-    console.print(table if experiments else f"no experiments in {registry.path}")
+    table_console().print(table)
 
 
 def end_command(

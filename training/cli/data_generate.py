@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from recommender import paths
-from recommender.synthetic import SyntheticConfig, iter_chunks, write_tables
-from recommender.synthetic.writer import FileFormat
+
+if TYPE_CHECKING:
+    from recommender.synthetic.writer import FileFormat
 
 
 def generate_command(
@@ -45,6 +43,12 @@ def generate_command(
     personalized models can beat the uniform offer. The same seed gives the
     same files; they appear atomically when generation is done.
     """
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from recommender.synthetic import SyntheticConfig, iter_chunks, write_tables
+
     if file_format not in ("csv", "parquet"):
         raise typer.BadParameter(f"{file_format!r} is not csv or parquet", param_hint="'--format'")
     fmt: FileFormat = "csv" if file_format == "csv" else "parquet"

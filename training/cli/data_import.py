@@ -12,17 +12,16 @@ import os
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from feature_store.errors import OfflineStoreError
-from feature_store.offline import TABLES, OfflineStore
-from recommender.integrity import PROBLEM_KINDS, ImportReport, OnUnknown, check_integrity
-from recommender.movielens import default_ml100k_path, load_movielens_100k
-from recommender.schema import DataValidationError, Source, read_table_file, validate_table
+from training.cli.common import table_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from recommender.integrity import ImportReport, OnUnknown
 
 PathLike = str | os.PathLike[str]
 
@@ -42,6 +41,10 @@ def import_files(
 
     Tables not given are kept from the current snapshot and checked with the new ones.
     """
+    from feature_store.offline import TABLES, OfflineStore
+    from recommender.integrity import check_integrity
+    from recommender.schema import Source, read_table_file
+
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:
         raise ValueError(f"give at least one of {', '.join(TABLES)} (got {sorted(files)})")
@@ -60,6 +63,11 @@ def import_movielens(
     path: PathLike | None = None, *, data_dir: PathLike | None = None
 ) -> tuple[str, ImportReport]:
     """Import the ml-100k folder at ``path`` as the whole offline snapshot."""
+    from feature_store.offline import OfflineStore
+    from recommender.integrity import check_integrity
+    from recommender.movielens import default_ml100k_path, load_movielens_100k
+    from recommender.schema import Source, validate_table
+
     interactions, clients, items = load_movielens_100k(path)
     folder = Path(path) if path is not None else default_ml100k_path()
     ratings = Source(str(folder / "u.data"), header_lines=0)
@@ -79,6 +87,10 @@ def import_movielens(
 
 def render_report(report: ImportReport, snapshot: str, console: Console) -> None:
     """Rows read / kept per table and the count and first example of each problem."""
+    from rich.table import Table
+
+    from recommender.integrity import PROBLEM_KINDS
+
     rows = Table(title=f"Imported into snapshot {snapshot}")
     for column in ("table", "rows read", "rows kept", "skipped"):
         rows.add_column(column, justify="left" if column == "table" else "right")
@@ -101,12 +113,15 @@ def render_report(report: ImportReport, snapshot: str, console: Console) -> None
 
 def _run(action: str, job: Callable[[], tuple[str, ImportReport]]) -> None:
     """Run an import and turn expected failures into exit code 2 with a plain message."""
+    from feature_store.errors import OfflineStoreError
+    from recommender.schema import DataValidationError
+
     try:
         snapshot, report = job()
     except (DataValidationError, OfflineStoreError, FileNotFoundError, ValueError) as exc:
         typer.echo(f"{action} failed, nothing was written:\n{exc}", err=True)
         raise typer.Exit(code=2) from None
-    render_report(report, snapshot, Console())
+    render_report(report, snapshot, table_console())
 
 
 def import_command(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from recommender import paths
-from recommender.dataset import Dataset
-from recommender.evaluation.evaluate import EvaluationResult, evaluate
-from recommender.evaluation.splits import SPLIT_NAMES
+from training.cli.common import SPLIT_NAMES, table_console
+
+if TYPE_CHECKING:
+    from recommender.dataset import Dataset
+    from recommender.evaluation.evaluate import EvaluationResult
 
 #: Table columns and their short headers (the report JSON uses the full names).
 TABLE_METRICS: dict[str, str] = {
@@ -72,7 +73,9 @@ def evaluate_command(
         raise typer.BadParameter(
             f"unknown model(s) {unknown}; known: {', '.join(MODELS)}", param_hint="--models"
         )
-    console = Console(width=max(Console().width, 120))
+    from recommender.evaluation.evaluate import evaluate
+
+    console = table_console(120)
     dataset = _load(data_dir, movielens, synthetic)
     console.print(
         f"{dataset.n_clients} clients, {dataset.n_items} items, {len(dataset.events)} events; "

@@ -10,35 +10,42 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from feature_store.offline import OfflineStore
-from recommender.atomic import atomic_output
-from recommender.feedback import owned_pairs
-from recommender.nbo import compute_nbo, portfolio_block
-from recommender.nbo_table import ExportFormat, nbo_frame, write_table
 from recommender.paths import data_dir as resolve_data_dir
 from recommender.paths import mlflow_dir
-from recommender.ranking import RankingModel, RankingPolicy
-from recommender.servable import ServableModel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from feature_store.offline import OfflineStore
+    from recommender.nbo_table import ExportFormat
+    from recommender.servable import ServableModel
 
 nbo_app = typer.Typer(help="Next-best offers for account managers.", no_args_is_help=True)
 console = Console(stderr=True)
+#: ``recommender.nbo_table.FORMATS`` (that module loads pandas; a test checks they agree).
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet")
 
 
 def atomic_write(frame: pd.DataFrame, fmt: ExportFormat, out: Path) -> None:
     """Write the export so that ``out`` is either the old file or the whole new one."""
+    from recommender.atomic import atomic_output
+    from recommender.nbo_table import write_table
+
     with atomic_output(out) as stream:
         write_table(frame, fmt, stream)
 
 
 def load_portfolio(offline: OfflineStore, manager: str | None) -> tuple[pd.DataFrame, ...]:
     """(clients, items, owned pairs) from the offline store, limited to ``manager``'s clients."""
+    import pandas as pd
+
+    from recommender.feedback import owned_pairs
+
     clients = offline.read_table("clients")
     items = offline.read_table("items")
     history = [offline.read_table("interactions"), offline.read_events()]
@@ -56,6 +63,8 @@ def load_model(
     model_dir: Path | None, name: str, alias: str, tracking_uri: str | None, root: Path
 ) -> ServableModel:
     if model_dir is not None:
+        from recommender.servable import ServableModel
+
         return ServableModel.load(model_dir)
     from training.registry import load_servable
 
@@ -86,8 +95,15 @@ def export_command(
     if (manager is None) == (not all_clients):
         raise typer.BadParameter("give exactly one of --manager M or --all")
     chosen = (fmt or out.suffix.lstrip(".")).lower()
-    if chosen not in get_args(ExportFormat):
+    if chosen not in EXPORT_FORMATS:
         raise typer.BadParameter("csv, xlsx or parquet", param_hint="--format")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from feature_store.offline import OfflineStore
+    from recommender.nbo import compute_nbo, portfolio_block
+    from recommender.nbo_table import nbo_frame
+    from recommender.ranking import RankingModel, RankingPolicy
+
     root = resolve_data_dir(data_dir)
     clients, items, owned = load_portfolio(OfflineStore(root), manager)
     model = load_model(model_dir, model_name, alias, tracking_uri, root)

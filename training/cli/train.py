@@ -11,15 +11,23 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
-from recommender.evaluation.splits import SPLIT_NAMES
-from recommender.servable import ArtifactError
+from recommender import paths
+from training.cli.common import (
+    SPLIT_NAMES,
+    FormatOption,
+    OutputFormat,
+    check_split,
+    print_rows,
+    table_console,
+)
+
+if TYPE_CHECKING:
+    from training.registry import VersionInfo
 
 DataDir = Annotated[Path | None, typer.Option(help="Data directory (default $RECSYS_DATA_DIR).")]
 TrackingUri = Annotated[
@@ -28,12 +36,16 @@ TrackingUri = Annotated[
 Registered = Annotated[str, typer.Option(help="Registered model name.")]
 DEFAULT_NAME = "offers-recommender"
 console = Console()
+err_console = Console(stderr=True)  # one red line for a failure, off stdout (csv/json stay clean)
 
 
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one line and exit code 2 (and quiet MLflow bars)."""
+    from pydantic import ValidationError
+
     from feature_store.errors import FeatureStoreError
+    from recommender.servable import ArtifactError
     from training.tracking import TrackingError
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -43,10 +55,10 @@ def _clear_errors() -> Iterator[None]:
         keys = ", ".join(
             ".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors()
         )
-        console.print(f"[red]error:[/] invalid model config: {keys}")
+        err_console.print(f"[red]error:[/] invalid model config: {keys}")
         raise typer.Exit(2) from exc
     except (ValueError, TrackingError, FeatureStoreError, ArtifactError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -60,13 +72,6 @@ def _read_config(path: Path | None) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         raise typer.BadParameter(f"{path} must hold a JSON object", param_hint="--config")
     return config
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLIT_NAMES:
-        raise typer.BadParameter(
-            f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}", param_hint="--split"
-        )
 
 
 def train_command(
@@ -88,7 +93,7 @@ def train_command(
     """Fit, evaluate on a split, log one MLflow run and register a new model version."""
     from training.train import TrainSettings, train
 
-    _check_split(split)
+    check_split(split)
     settings = TrainSettings(
         model=model,
         config=_read_config(config) or {},
@@ -140,26 +145,73 @@ def models_command(
     name: Annotated[str | None, typer.Argument(help="Registered model (default: all).")] = None,
     tracking_uri: TrackingUri = None,
     data_dir: DataDir = None,
+    fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List registered versions and their aliases."""
-    from training import registry
-    from training.tracking import check_reachable, resolve
+    if _no_embedded_store(data_dir, tracking_uri):
+        if name is not None:  # as the registry answers for a model it does not know
+            err_console.print(f"[red]error:[/] no registered model named {name!r}")
+            raise typer.Exit(2)
+        rows: list[VersionInfo] = []
+        where = "the data directory has no MLflow store yet"
+    else:
+        from training import registry
+        from training.tracking import check_reachable, resolve
 
-    with _clear_errors():
-        tracking = resolve(data_dir, tracking_uri)
-        check_reachable(tracking)
-        rows = registry.list_versions(tracking.client(), name)
-    table = Table(title=f"registered models ({tracking.tracking_uri})")
-    columns = ("name", "version", "aliases", "model", "vs uniform", "created (UTC)", "run")
-    for column in columns:
+        with _clear_errors():
+            tracking = resolve(data_dir, tracking_uri)
+            check_reachable(tracking)
+            rows = registry.list_versions(tracking.client(), name)
+        where = tracking.tracking_uri
+    if fmt is not OutputFormat.TABLE:
+        print_rows([_version_row(v) for v in rows], MODEL_COLUMNS, fmt)
+        return
+    if not rows:
+        table_console().print(f"no registered models ({where})")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"registered models ({where})")
+    for column in ("name", "version", "aliases", "model", "vs uniform", "created (UTC)", "run"):
         table.add_column(column)
     for v in rows:
         created = v.created.strftime("%Y-%m-%d %H:%M")
         aliases = ", ".join(v.aliases)
         guard = f"{float(v.uplift):+.1%}" if v.uplift else "-"
         table.add_row(v.name, v.version, aliases, v.model, guard, created, v.run_id or "")
-    wide = Console(width=max(console.width, 160))
-    wide.print(table if rows else "no registered models")
+    table_console(160).print(table)
+
+
+#: Fields of ``recsys models --format csv|json``, one row per registered version.
+MODEL_COLUMNS: tuple[str, ...] = (
+    "name", "version", "aliases", "model", "uplift_vs_uniform", "guard_metric", "created",
+    "run_id", "description",
+)  # fmt: skip
+
+
+def _version_row(v: VersionInfo) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "version": v.version,
+        "aliases": list(v.aliases),
+        "model": v.model,
+        "uplift_vs_uniform": float(v.uplift) if v.uplift else None,
+        "guard_metric": v.guard_metric or None,
+        "created": v.created.isoformat(timespec="seconds"),
+        "run_id": v.run_id,
+        "description": v.description,
+    }
+
+
+def _no_embedded_store(data_dir: Path | None, tracking_uri: str | None) -> bool:
+    """No tracking URI configured and no SQLite store in the data directory yet.
+
+    Then nothing is registered: ``recsys models`` says so without importing MLflow or creating
+    the store (``training.tracking.resolve`` picks ``<data dir>/mlflow/mlflow.db`` here).
+    """
+    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+        return False
+    return not (paths.mlflow_dir(paths.data_dir(data_dir)) / "mlflow.db").exists()
 
 
 def tune_command(
@@ -176,7 +228,7 @@ def tune_command(
     """Optuna search on a validation split of the train part; saves the best config."""
     from training.tune import tune
 
-    _check_split(split)
+    check_split(split)
     target = out or Path("configs") / f"{model}.tuned.json"
     with _clear_errors():
         result = tune(
@@ -203,7 +255,7 @@ def retrain_command(
     """Train a challenger; promote it to champion only if it beats the champion by --margin."""
     from training.retrain import retrain
 
-    _check_split(split)
+    check_split(split)
     with _clear_errors():
         d = retrain(
             model, metric=metric, margin=margin, config=_read_config(config), split=split,

@@ -124,3 +124,25 @@ def test_clear_errors(events: pd.DataFrame) -> None:
         build_report(events.drop(columns="variant"), "exp")
     with pytest.raises(ValueError, match="control 'nope'"):
         build_report(events, "exp", control="nope")
+
+
+def test_plain_clicks_count_by_request_id_or_exposure(events: pd.DataFrame) -> None:
+    """The cabinet posts a click with the answer's request id only (no experiment, variant)."""
+    tagged = build_report(events, "exp")
+    plain = events.copy()
+    impressions = plain["event_type"] == "impression"
+    plain.loc[impressions, "request_id"] = [f"req-{n}" for n in range(int(impressions.sum()))]
+    clicks = plain.index[plain["event_type"] == "click"]
+    first_request = plain.loc[impressions].groupby("client_id")["request_id"].first()
+    plain.loc[clicks, "request_id"] = plain.loc[clicks, "client_id"].map(first_request).to_numpy()
+    plain.loc[clicks, ["experiment", "variant"]] = None
+    # a click before any exposure, from a request the experiment never answered: not counted
+    early = {"event_type": "click", "client_id": plain["client_id"].iat[0], "value": 1.0,
+             "timestamp": START - pd.Timedelta(days=1), "experiment": None, "variant": None,
+             "request_id": "elsewhere"}  # fmt: skip
+    plain = pd.concat([plain, pd.DataFrame([early])], ignore_index=True)
+    report = build_report(plain, "exp")
+    want = {r.variant: r.clicks for r in tagged.variants}
+    got = {r.variant: r.clicks for r in report.variants}
+    assert got == want and sum(got.values()) > 0
+    assert all(r.click_through > 0 for r in report.variants)

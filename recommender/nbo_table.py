@@ -61,6 +61,7 @@ def nbo_frame(
     out["loyalty_tier"] = [p.tier for p in progress]
     out["next_tier"] = [p.next_tier or "" for p in progress]
     out["tier_progress"] = [round(p.progress, 4) for p in progress]
+    out["crm_loyalty_tier"] = [p.stated or "" for p in progress]
     out["expected_value"] = result.expected_value[order].round(2)
     ids = np.asarray([str(i) for i in model.item_ids], dtype=object)
     labels = np.asarray([(names or {}).get(i, i) for i in ids], dtype=object)

@@ -19,9 +19,6 @@ from recommender.loyalty import TIER_THRESHOLDS
 from recommender.ranking.clients import ClientBlock
 from recommender.ranking.model import RankingModel
 
-_TIER_POSITION = {tier: n for n, tier in enumerate(LOYALTY_TIERS)}
-
-
 class Boost(abc.ABC):
     """One boost: per-offer units for a block, broadcastable to (n clients, n items)."""
 
@@ -62,17 +59,8 @@ class TierProgressBoost(Boost):
         )
         spend = np.where(block.owned_counts > 0, spend, 0.0)
         thresholds = np.array([TIER_THRESHOLDS[t] for t in LOYALTY_TIERS], dtype=np.float64)
-        # a client's stated tier, else the tier its spend reaches (as ``tier_progress``)
-        by_spend = np.searchsorted(thresholds, spend, side="right") - 1
-        stated = block.attributes.get("loyalty_tier")
-        position = np.maximum(by_spend, 0)
-        if stated is not None:
-            known = np.fromiter(
-                (_TIER_POSITION.get(t, -1) if isinstance(t, str) else -1 for t in stated),
-                dtype=np.int64,
-                count=len(block),
-            )
-            position = np.where(known >= 0, known, position)
+        # the tier the spend reaches: one definition with ``recommender.loyalty``
+        position = np.maximum(np.searchsorted(thresholds, spend, side="right") - 1, 0)
         top = len(LOYALTY_TIERS) - 1
         target = thresholds[np.minimum(position + 1, top)]
         needed = np.where(position < top, np.maximum(target - spend, 0.0), 0.0)

@@ -42,9 +42,9 @@ def test_loyalty_is_the_share_of_the_gap_an_offer_closes(
 ) -> None:
     model = _model(model_dir)
     price = np.asarray(model.servable.catalog.price, dtype=np.float64)
-    ctx = _client(model, ["backup", "monitoring"], "silver")  # spend 20 + 30
-    spend = price[ctx.owned(0)].sum()
-    monkeypatch.setitem(loyalty.TIER_THRESHOLDS, "gold", spend + 100.0)  # 100 to go
+    ctx = _client(model, ["backup", "monitoring"], "gold")  # the CRM's tier is not trusted
+    spend = price[ctx.owned(0)].sum()  # 20 + 30: bronze
+    monkeypatch.setitem(loyalty.TIER_THRESHOLDS, "silver", spend + 100.0)  # 100 to go
     boost = _vector(TierProgressBoost(0.5), model, ctx)
     want = SPREAD * 0.5 * np.minimum(price / 100.0, 1.0)
     np.testing.assert_allclose(boost, want, rtol=1e-6)
@@ -54,12 +54,20 @@ def test_loyalty_is_the_share_of_the_gap_an_offer_closes(
     assert np.all(boost[~closes] < boost.max())
 
 
-def test_no_loyalty_boost_at_the_top_tier_or_past_the_threshold(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_boost_and_the_pages_share_one_tier_definition(model_dir: Path) -> None:
     model = _model(model_dir)
-    top = _client(model, ["backup"], "platinum")
+    price = np.asarray(model.servable.catalog.price, dtype=np.float64)
+    for owned, stated in ((["backup"], "platinum"), (["backup", "monitoring"], None)):
+        block = _client(model, owned, stated or "")
+        spend = float(price[block.owned(0)].sum())
+        needed = loyalty.tier_progress(spend, stated).needed
+        inverse = TierProgressBoost.inverse_needed(model, block)[0]
+        assert inverse == pytest.approx(1.0 / needed)
+
+
+def test_no_loyalty_boost_at_the_top_tier(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model(model_dir)
+    for tier in ("silver", "gold", "platinum"):
+        monkeypatch.setitem(loyalty.TIER_THRESHOLDS, tier, 10.0)  # spend 20 reaches the top
+    top = _client(model, ["backup"], "bronze")
     assert not np.any(_vector(TierProgressBoost(0.5), model, top))
-    ready = _client(model, ["backup"], "silver")
-    monkeypatch.setitem(loyalty.TIER_THRESHOLDS, "gold", 10.0)  # spend 20 already passes it
-    assert not np.any(_vector(TierProgressBoost(0.5), model, ready))

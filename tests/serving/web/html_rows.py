@@ -37,4 +37,5 @@ def nbo_rows(html: str) -> list[tuple[str, list[str]]]:
 
 
 def money_value(text: str) -> float:
-    return float(text.replace("\u202f", "").replace(" ", ""))
+    """``1 234 ₽`` -> 1234.0 (the pages print whole units and the currency)."""
+    return float(text.replace("\u202f", "").replace("\u00a0", "").replace("₽", "").replace(" ", ""))

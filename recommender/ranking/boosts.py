@@ -19,6 +19,7 @@ from recommender.loyalty import TIER_THRESHOLDS
 from recommender.ranking.clients import ClientBlock
 from recommender.ranking.model import RankingModel
 
+
 class Boost(abc.ABC):
     """One boost: per-offer units for a block, broadcastable to (n clients, n items)."""
 

@@ -10,6 +10,11 @@ Scoring modes
     column of ``item_factors`` is the item bias and client vectors end with a constant 1.
 ``item_item``: score(client) = owned_indicator @ item_item (EASE-style), so the client
     vector is built live from its owned offers.
+``ranker``: a second stage over ``item_item`` (the first stage): per client, gradient-boosted
+    trees score the top first-stage candidates from the offer, its first-stage score and rank,
+    the rest of the portfolio and the client's attributes (``recommender.ranker_features``).
+    The trees and per-offer arrays are ``ranker_arrays`` (saved as ``ranker.<name>``), the
+    feature spec is ``metadata["ranker"]``.
 Clients the model has not seen get ``fold_in`` (ridge regression of their owned items onto
 the item factors, as ALS does) or, for hybrid models, a vector built from their features
 with ``client_feature_factors``; failing both, their segment's popularity.
@@ -36,7 +41,8 @@ import numpy as np
 from recommender.atomic import atomic_output, atomic_write_bytes
 
 FORMAT_VERSION = 1
-ScoringMode = Literal["factors", "item_item", "popularity"]
+ScoringMode = Literal["factors", "item_item", "popularity", "ranker"]
+RANKER_PREFIX = "ranker."
 
 
 class ArtifactError(ValueError):
@@ -130,6 +136,8 @@ class ServableModel:
     usage: np.ndarray | None = None
     #: Offers owned together, for "often used together with ...". None: no such reason.
     co_usage: CoUsageArrays | None = None
+    #: ``ranker`` mode: the tree ensemble and per-offer arrays by name (see the module).
+    ranker_arrays: dict[str, np.ndarray] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     _ARRAYS = (
@@ -163,6 +171,8 @@ class ServableModel:
         if self.co_usage is not None:
             for f in fields(CoUsageArrays):
                 arrays[f"co_usage.{f.name}"] = getattr(self.co_usage, f.name)
+        for name, value in (self.ranker_arrays or {}).items():
+            arrays[RANKER_PREFIX + name] = value
         npz_tmp = _atomic_npz(target / "arrays.npz", arrays)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -226,6 +236,12 @@ class ServableModel:
             client_feature_factors=arrays.get("client_feature_factors"),
             usage=arrays.get("usage"),
             co_usage=_co_usage(arrays, npz_path),
+            ranker_arrays={
+                key[len(RANKER_PREFIX) :]: value
+                for key, value in arrays.items()
+                if key.startswith(RANKER_PREFIX)
+            }
+            or None,
         )
         model.validate()
         return model
@@ -258,9 +274,24 @@ class ServableModel:
             checks.append(
                 (self.item_item is not None and self.item_item.shape == (n, n), "item_item shape")
             )
+        if self.mode == "ranker":
+            checks.append(
+                (self.item_item is not None and self.item_item.shape == (n, n), "item_item shape")
+            )
+            checks.extend((False, what) for what in self._ranker_problems())
         for ok, what in checks:
             if not ok:
                 raise ArtifactError(f"model {self.name!r}: incompatible arrays ({what})")
+
+    def _ranker_problems(self) -> list[str]:
+        """What keeps ``ranker`` mode from scoring (the checks name the array or key)."""
+        from recommender.ranker_features import RankerParts  # numba: only ranker bundles
+
+        try:
+            RankerParts.from_bundle(self.item_item, self.ranker_arrays, self.metadata)
+        except ValueError as exc:
+            return [str(exc)]
+        return []
 
 
 def _co_usage(arrays: dict[str, np.ndarray], source: Path) -> CoUsageArrays | None:

@@ -14,6 +14,7 @@ from recommender.models.popularity import (
     PopularityModel,
     SegmentPopularityModel,
 )
+from recommender.models.ranker import RankerModel
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
@@ -26,6 +27,7 @@ MODELS: dict[str, type[Recommender]] = {
         LightFMModel,
         LightFMBPRModel,
         EASEModel,
+        RankerModel,
     )
 }
 

@@ -18,12 +18,14 @@ from recommender.scoring.base import (
 )
 from recommender.scoring.factors import FactorsScorer
 from recommender.scoring.item_item import ItemItemScorer
+from recommender.scoring.ranker import RankerScorer
 from recommender.servable import ServableModel
 
 SCORERS: dict[str, type[Scorer]] = {
     "factors": FactorsScorer,
     "item_item": ItemItemScorer,
     "popularity": PopularityScorer,
+    "ranker": RankerScorer,
 }
 
 
@@ -50,6 +52,7 @@ __all__ = [
     "FactorsScorer",
     "ItemItemScorer",
     "PopularityScorer",
+    "RankerScorer",
     "Scorer",
     "scorer_for",
 ]

@@ -1,0 +1,655 @@
+"""Feature rows of the second-stage ranker: one code path for training and serving.
+
+The ranker (``recommender.models.ranker``) scores a (client, offer) pair from the offer, the
+first-stage score, the offer's rank among the client's first-stage scores, the offer's
+popularity, the rest of the portfolio and the client's attributes. A row always describes the
+offer *given the portfolio without it* (pseudo-likelihood): for an offer the client does not own
+that is its whole portfolio; for an owned one (a training positive) the portfolio minus it.
+
+First stage: ``s(x) = sum over owned j of B[j, x]`` with EASE/EDLAE weights ``B`` (zero
+diagonal), so for an owned ``i``, ``s(i)`` already is the score of ``i`` given the rest. The
+free offers are ordered by ``s`` (highest first), ties by popularity (most owned first), then by
+index: an empty portfolio is ordered by popularity. The rank of a free offer is its position in
+that order; the rank of an owned ``i`` is its position among the free offers scored by the rest
+(``s(x) - B[i, x]``).
+
+Columns (``RankerSpec.feature_names``): item index (categorical), first-stage score, rank, log
+of one plus the offer's owner count, owned offers besides this one, with ``portfolio_bits`` one
+0/1 column per offer (this offer's bit zeroed), then categorical client attributes (codes into
+their vocabulary; unknown and missing are NaN) and numeric ones (NaN when missing).
+
+Serving (``score_block``) computes, per client, the first stage, the order, the rows of the top
+``candidates`` free offers and their tree scores, all in one numba kernel; training
+(``training_rows``) calls the same helpers, so a served row is the row the trees learned from.
+No LightGBM here: the trees are ``recommender.trees`` arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from recommender.trees import TreeEnsemble, predict_block
+
+#: Columns before the portfolio bits and the attributes.
+BASE_FEATURES: tuple[str, ...] = ("item", "score", "rank", "log_popularity", "n_owned")
+ITEM, SCORE, RANK, LOG_POPULARITY, N_OWNED = range(len(BASE_FEATURES))
+#: Largest catalogue that gets one portfolio column per offer.
+MAX_PORTFOLIO_BITS = 128
+#: Most distinct values of a text attribute used as a categorical feature (others: dropped).
+MAX_CATEGORIES = 64
+#: Array names inside ``ServableModel.ranker_arrays``.
+TREE_PREFIX = "tree."
+LOG_POPULARITY_ARRAY = "item_log_popularity"
+METADATA_KEY = "ranker"
+
+ColumnReader = Callable[[str], Sequence[str | None]]
+
+
+@dataclass(frozen=True)
+class RankerSpec:
+    """What the feature columns are: saved in the bundle's metadata under ``"ranker"``."""
+
+    n_items: int
+    portfolio_bits: bool
+    #: (column, vocabulary): the code of a value is its position in the vocabulary.
+    categorical: tuple[tuple[str, tuple[str, ...]], ...]
+    numeric: tuple[str, ...]
+    candidates: int
+    #: The first-stage prior every score starts from: ``intercept + slope * log1p(rank)``
+    #: (a logistic fit of the label on the rank); the trees add corrections to it.
+    prior: tuple[float, float] = (0.0, -1.0)
+
+    def prior_of(self, rank: np.ndarray) -> np.ndarray:
+        """The prior (float64) of rows at first-stage ``rank``."""
+        return self.prior[0] + self.prior[1] * np.log1p(np.asarray(rank, dtype=np.float64))
+
+    @property
+    def n_attributes(self) -> int:
+        return len(self.categorical) + len(self.numeric)
+
+    @property
+    def attribute_offset(self) -> int:
+        return len(BASE_FEATURES) + (self.n_items if self.portfolio_bits else 0)
+
+    @property
+    def n_features(self) -> int:
+        return self.attribute_offset + self.n_attributes
+
+    def feature_names(self) -> list[str]:
+        bits = [f"owns_{i}" for i in range(self.n_items)] if self.portfolio_bits else []
+        attributes = [name for name, _ in self.categorical] + list(self.numeric)
+        return [*BASE_FEATURES, *bits, *(f"client.{a}" for a in attributes)]
+
+    def categorical_features(self) -> list[int]:
+        """Columns LightGBM treats as categorical: the item and the categorical attributes."""
+        start = self.attribute_offset
+        return [ITEM, *range(start, start + len(self.categorical))]
+
+    @cached_property
+    def _codes(self) -> tuple[dict[str, float], ...]:
+        return tuple({v: float(n) for n, v in enumerate(vocab)} for _, vocab in self.categorical)
+
+    def encode_attributes(self, column: ColumnReader, n: int) -> np.ndarray:
+        """(n, n_attributes) float32 attribute columns; ``column(name)`` gives text or None."""
+        out = np.full((n, self.n_attributes), np.nan, dtype=np.float32)
+        for a, ((name, _), codes) in enumerate(zip(self.categorical, self._codes, strict=True)):
+            out[:, a] = [
+                codes.get(v, math.nan) if v is not None else math.nan for v in column(name)
+            ]
+        start = len(self.categorical)
+        for a, name in enumerate(self.numeric, start):
+            out[:, a] = [_number(v) for v in column(name)]
+        return out
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "n_items": self.n_items,
+            "portfolio_bits": self.portfolio_bits,
+            "categorical": [[name, list(vocab)] for name, vocab in self.categorical],
+            "numeric": list(self.numeric),
+            "candidates": self.candidates,
+            "prior": list(self.prior),
+        }
+
+    @classmethod
+    def from_metadata(cls, data: Any) -> RankerSpec:
+        """The spec saved by ``to_metadata``; ``ValueError`` naming the bad key."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"metadata[{METADATA_KEY!r}] must be a mapping")
+        try:
+            spec = cls(
+                n_items=int(data["n_items"]),
+                portfolio_bits=bool(data["portfolio_bits"]),
+                categorical=tuple(
+                    (str(name), tuple(str(v) for v in vocab)) for name, vocab in data["categorical"]
+                ),
+                numeric=tuple(str(name) for name in data["numeric"]),
+                candidates=int(data["candidates"]),
+                prior=(float(data["prior"][0]), float(data["prior"][1])),
+            )
+        except KeyError as exc:
+            raise ValueError(f"metadata[{METADATA_KEY!r}] lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata[{METADATA_KEY!r}] is malformed ({exc})") from None
+        if spec.candidates < 1:
+            raise ValueError(f"metadata[{METADATA_KEY!r}]['candidates'] must be >= 1")
+        if not all(math.isfinite(v) for v in spec.prior):
+            raise ValueError(f"metadata[{METADATA_KEY!r}]['prior'] must be finite")
+        return spec
+
+
+def _number(value: str | None) -> float:
+    if value is None:
+        return math.nan
+    try:
+        number = float(value)
+    except ValueError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def infer_spec(
+    columns: Sequence[str],
+    column: ColumnReader,
+    n_items: int,
+    candidates: int,
+    max_categories: int = MAX_CATEGORIES,
+) -> RankerSpec:
+    """Numeric columns (every present value parses as a number) and categorical ones (text
+    with at most ``max_categories`` values, vocabulary sorted); other columns and columns with
+    no value are left out."""
+    categorical: list[tuple[str, tuple[str, ...]]] = []
+    numeric: list[str] = []
+    for name in columns:
+        present = [v for v in column(name) if v is not None]
+        if not present:
+            continue
+        if all(not math.isnan(_number(v)) for v in present):
+            numeric.append(name)
+            continue
+        vocabulary = sorted(set(present))
+        if len(vocabulary) <= max_categories:
+            categorical.append((name, tuple(vocabulary)))
+    return RankerSpec(
+        n_items=n_items,
+        portfolio_bits=n_items <= MAX_PORTFOLIO_BITS,
+        categorical=tuple(categorical),
+        numeric=tuple(numeric),
+        candidates=candidates,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RankerParts:
+    """Everything the serving kernel reads, checked: first stage, trees, popularity, spec."""
+
+    spec: RankerSpec
+    item_item: np.ndarray  # float32 (n_items, n_items), C-contiguous
+    ensemble: TreeEnsemble
+    log_popularity: np.ndarray  # float32 (n_items,)
+
+    @classmethod
+    def from_bundle(
+        cls, item_item: np.ndarray | None, arrays: Mapping[str, np.ndarray] | None, metadata: Any
+    ) -> RankerParts:
+        """``ValueError`` naming the array (or metadata key) that is missing or inconsistent."""
+        if item_item is None or item_item.ndim != 2 or item_item.shape[0] != item_item.shape[1]:
+            raise ValueError("ranker needs a square item_item array (the first stage)")
+        if arrays is None:
+            raise ValueError("ranker needs ranker_arrays")
+        if not isinstance(metadata, Mapping) or METADATA_KEY not in metadata:
+            raise ValueError(f"ranker needs metadata[{METADATA_KEY!r}] (the feature spec)")
+        spec = RankerSpec.from_metadata(metadata[METADATA_KEY])
+        n = item_item.shape[0]
+        if spec.n_items != n:
+            raise ValueError(f"metadata[{METADATA_KEY!r}]['n_items'] is not item_item's {n}")
+        pop = arrays.get(LOG_POPULARITY_ARRAY)
+        if pop is None or pop.shape != (n,):
+            raise ValueError(f"ranker array {LOG_POPULARITY_ARRAY!r} must have shape ({n},)")
+        ensemble = TreeEnsemble.from_arrays(arrays, prefix=TREE_PREFIX)
+        if ensemble.n_features != spec.n_features:
+            raise ValueError(
+                f"ranker array {TREE_PREFIX}n_features is {ensemble.n_features}, the spec in "
+                f"metadata[{METADATA_KEY!r}] has {spec.n_features} features"
+            )
+        return cls(
+            spec,
+            np.require(item_item, np.float32, ("C_CONTIGUOUS", "WRITEABLE")),
+            ensemble,
+            np.ascontiguousarray(pop, dtype=np.float32),
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """``ServableModel.ranker_arrays`` (the first stage travels as ``item_item``)."""
+        return {
+            LOG_POPULARITY_ARRAY: self.log_popularity,
+            **self.ensemble.to_arrays(prefix=TREE_PREFIX),
+        }
+
+    @cached_property
+    def tie_order(self) -> np.ndarray:
+        return tie_order(self.log_popularity)
+
+    def score_block(
+        self,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        rows: np.ndarray,
+        attributes: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """Fill ``out[r]`` for each ``r`` in ``rows``: tree scores of the top candidates, then
+        the other free offers below them in first-stage order, then the owned offers."""
+        e = self.ensemble
+        score_kernel(
+            self.item_item,
+            indptr,
+            indices,
+            np.ascontiguousarray(rows, dtype=np.int64),
+            np.ascontiguousarray(attributes, dtype=np.float32),
+            self.log_popularity,
+            self.tie_order,
+            self.spec.portfolio_bits,
+            self.spec.candidates,
+            self.spec.prior[0],
+            self.spec.prior[1],
+            e.split_feature,
+            e.threshold,
+            e.decision,
+            e.default_left,
+            e.missing_type,
+            e.left,
+            e.right,
+            e.cat_index,
+            e.leaf_value,
+            e.tree_node_offset,
+            e.tree_leaf_offset,
+            e.cat_boundaries,
+            e.cat_threshold,
+            out,
+        )
+
+
+def log_popularity(interactions: Any) -> np.ndarray:
+    """``log(1 + owners)`` per offer (float32) from a clients x offers CSR matrix."""
+    owners = np.bincount(interactions.indices, minlength=interactions.shape[1])
+    return np.log1p(owners).astype(np.float32)
+
+
+def fit_prior(ranks: np.ndarray, labels: np.ndarray, iterations: int = 25) -> tuple[float, float]:
+    """Logistic regression of ``labels`` on ``log1p(ranks)`` (Newton steps): the prior.
+
+    The slope is kept below zero, so that the prior alone orders offers as the first stage.
+    """
+    x = np.log1p(np.asarray(ranks, dtype=np.float64))
+    y = np.asarray(labels, dtype=np.float64)
+    design = np.stack([np.ones_like(x), x], axis=1)
+    mean = min(max(float(y.mean()), 1e-6), 1 - 1e-6) if len(y) else 0.5
+    beta = np.array([math.log(mean / (1 - mean)), 0.0])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(design @ beta)))
+        weight = p * (1.0 - p) + 1e-9
+        hessian = design.T @ (design * weight[:, None]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hessian, design.T @ (y - p))
+        beta = beta + step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(beta[0]), float(min(beta[1], -1e-3))
+
+
+def tie_order(log_pop: np.ndarray) -> np.ndarray:
+    """Offers by popularity (most owned first), then index: how equal scores are ordered."""
+    return np.lexsort((np.arange(len(log_pop)), -log_pop)).astype(np.int64)
+
+
+def training_rows(
+    spec: RankerSpec,
+    item_item: np.ndarray,
+    log_pop: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    attributes: np.ndarray,
+    *,
+    max_contexts: int,
+    n_negatives: int | None,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows (float32), labels and group sizes of the clients of ``indptr``/``indices``.
+
+    A context is a client's portfolio without one owned offer (at most ``max_contexts`` per
+    client, drawn with ``seed``); it gives rows only when that offer is among the context's
+    ``spec.candidates`` first free offers (what serving would score): the offer (label 1), and
+    the other free offers in that window (label 0), all of them when ``n_negatives`` is None,
+    else ``n_negatives`` drawn uniformly from the window. One group per kept context, its rows
+    in first-stage order. ``item_item`` is the first stage the rows are computed with
+    (cross-fitted by the caller, so that the hidden offer is not scored by weights fitted on it).
+    """
+    n_clients = len(indptr) - 1
+    owned = np.diff(indptr).astype(np.int64)
+    contexts = np.minimum(owned, max_contexts)
+    window = np.minimum(spec.n_items - owned, spec.candidates - 1)  # negatives in the window
+    if n_negatives is not None:
+        window = np.minimum(window, n_negatives)
+    bound = int((contexts * (1 + window)).sum())
+    features = np.empty((bound, spec.n_features), dtype=np.float32)
+    labels = np.empty(bound, dtype=np.float32)
+    groups = np.empty(int(contexts.sum()), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    states = rng.integers(1, np.iinfo(np.uint64).max, size=n_clients, dtype=np.uint64)
+    n_rows, n_groups = training_kernel(
+        np.ascontiguousarray(item_item, dtype=np.float32),
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(indices, dtype=np.int64),
+        np.ascontiguousarray(attributes, dtype=np.float32),
+        np.ascontiguousarray(log_pop, dtype=np.float32),
+        tie_order(log_pop),
+        spec.portfolio_bits,
+        spec.candidates,
+        max_contexts,
+        -1 if n_negatives is None else n_negatives,
+        states,
+        features,
+        labels,
+        groups,
+    )
+    return features[:n_rows], labels[:n_rows], groups[:n_groups]
+
+
+# ------------------------------------------------------------------------------ numba kernels
+@njit(nogil=True, cache=True)
+def _context(
+    item_item: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    r: int,
+    skip: int,
+    scores: np.ndarray,
+    owned: np.ndarray,
+) -> int:  # pragma: no cover - numba
+    """Client ``r``'s portfolio without offer ``skip`` (-1: whole): first-stage ``scores``
+    (``item_item`` rows summed in ``indices`` order), the ``owned`` mask; its size."""
+    n = item_item.shape[1]
+    for i in range(n):
+        scores[i] = 0.0
+        owned[i] = False
+    count = 0
+    for p in range(indptr[r], indptr[r + 1]):
+        j = indices[p]
+        if j == skip:
+            continue
+        owned[j] = True
+        count += 1
+        source = item_item[j]
+        for i in range(n):
+            scores[i] += source[i]
+    return count
+
+
+@njit(nogil=True, cache=True)
+def _order(
+    scores: np.ndarray,
+    owned: np.ndarray,
+    tie_order: np.ndarray,
+    key: np.ndarray,
+    free: np.ndarray,
+    order: np.ndarray,
+) -> int:  # pragma: no cover - numba
+    """Free offers into ``order[:m]`` by score (highest first), ties in ``tie_order``; m."""
+    m = 0
+    for t in range(tie_order.shape[0]):
+        i = tie_order[t]
+        if not owned[i]:
+            free[m] = i
+            key[m] = -scores[i]
+            m += 1
+    perm = np.argsort(key[:m], kind="mergesort")
+    for k in range(m):
+        order[k] = free[perm[k]]
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _fill_row(
+    row: np.ndarray,
+    item: int,
+    score: float,
+    rank: int,
+    n_owned: int,
+    log_pop: np.ndarray,
+    owned: np.ndarray,
+    portfolio_bits: bool,
+    attributes: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """One feature row: ``item`` given the portfolio ``owned`` without it."""
+    row[0] = item
+    row[1] = score
+    row[2] = rank
+    row[3] = log_pop[item]
+    row[4] = n_owned
+    c = 5
+    if portfolio_bits:
+        n = owned.shape[0]
+        for i in range(n):
+            row[c + i] = 1.0 if owned[i] else 0.0
+        row[c + item] = 0.0
+        c += n
+    for a in range(attributes.shape[0]):
+        row[c + a] = attributes[a]
+
+
+@njit(nogil=True, cache=True)
+def _candidates(
+    item_item: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    r: int,
+    attributes: np.ndarray,
+    log_pop: np.ndarray,
+    tie_order: np.ndarray,
+    portfolio_bits: bool,
+    scores: np.ndarray,
+    owned: np.ndarray,
+    key: np.ndarray,
+    free: np.ndarray,
+    order: np.ndarray,
+    features: np.ndarray,
+) -> int:  # pragma: no cover - numba
+    """Client ``r``'s free offers in ``order`` and the rows of the first ``len(features)``
+    of them; the number of free offers."""
+    n_owned = _context(item_item, indptr, indices, r, -1, scores, owned)
+    m = _order(scores, owned, tie_order, key, free, order)
+    for k in range(min(features.shape[0], m)):
+        i = order[k]
+        _fill_row(features[k], i, scores[i], k, n_owned, log_pop, owned, portfolio_bits, attributes)
+    return m
+
+
+@njit(nogil=True, cache=True)
+def candidate_rows(
+    item_item: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    r: int,
+    attributes: np.ndarray,
+    log_pop: np.ndarray,
+    tie_order: np.ndarray,
+    portfolio_bits: bool,
+    features: np.ndarray,
+    order: np.ndarray,
+) -> int:  # pragma: no cover - numba
+    """The rows serving builds for client ``r`` (tests compare them with training rows)."""
+    n = item_item.shape[0]
+    scores = np.empty(n, dtype=np.float32)
+    owned = np.zeros(n, dtype=np.bool_)
+    key = np.empty(n, dtype=np.float32)
+    free = np.empty(n, dtype=np.int64)
+    return _candidates(
+        item_item, indptr, indices, r, attributes, log_pop, tie_order, portfolio_bits,
+        scores, owned, key, free, order, features,
+    )  # fmt: skip
+
+
+@njit(nogil=True, cache=True)
+def score_kernel(
+    item_item: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    attributes: np.ndarray,
+    log_pop: np.ndarray,
+    tie_order: np.ndarray,
+    portfolio_bits: bool,
+    candidates: int,
+    prior_intercept: float,
+    prior_slope: float,
+    split_feature: np.ndarray,
+    threshold: np.ndarray,
+    decision: np.ndarray,
+    default_left: np.ndarray,
+    missing_type: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    cat_index: np.ndarray,
+    leaf_value: np.ndarray,
+    tree_node_offset: np.ndarray,
+    tree_leaf_offset: np.ndarray,
+    cat_boundaries: np.ndarray,
+    cat_threshold: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """The serving kernel (see ``RankerParts.score_block``); each client on its own."""
+    n = item_item.shape[0]
+    n_features = 5 + (n if portfolio_bits else 0) + attributes.shape[1]
+    scores = np.empty(n, dtype=np.float32)
+    owned = np.zeros(n, dtype=np.bool_)
+    key = np.empty(n, dtype=np.float32)
+    free = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    width = min(candidates, n)
+    features = np.empty((width, n_features), dtype=np.float32)
+    raw = np.empty(width, dtype=np.float64)
+    for t in range(rows.shape[0]):
+        r = rows[t]
+        m = _candidates(
+            item_item, indptr, indices, r, attributes[r], log_pop, tie_order, portfolio_bits,
+            scores, owned, key, free, order, features,
+        )  # fmt: skip
+        c = min(width, m)
+        predict_block(
+            features[:c],
+            split_feature,
+            threshold,
+            decision,
+            default_left,
+            missing_type,
+            left,
+            right,
+            cat_index,
+            leaf_value,
+            tree_node_offset,
+            tree_leaf_offset,
+            cat_boundaries,
+            cat_threshold,
+            raw[:c],
+        )
+        lowest = 0.0
+        for k in range(c):
+            value = float(np.float32(prior_intercept + prior_slope * np.log1p(k) + raw[k]))
+            out[r, order[k]] = value
+            if k == 0 or value < lowest:
+                lowest = value
+        # The rest keep the first-stage order below every candidate; owned offers come last.
+        for k in range(c, m):
+            out[r, order[k]] = np.float32(lowest - 1.0 - k / n)
+        for p in range(indptr[r], indptr[r + 1]):
+            out[r, indices[p]] = np.float32(lowest - 2.0)
+
+
+@njit(nogil=True, cache=True)
+def training_kernel(
+    item_item: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    attributes: np.ndarray,
+    log_pop: np.ndarray,
+    tie_order: np.ndarray,
+    portfolio_bits: bool,
+    candidates: int,
+    max_contexts: int,
+    n_negatives: int,
+    states: np.ndarray,
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+) -> tuple[int, int]:  # pragma: no cover - numba
+    """The rows of ``training_rows``; returns how many rows and groups were written."""
+    n = item_item.shape[0]
+    scores = np.empty(n, dtype=np.float32)
+    owned = np.zeros(n, dtype=np.bool_)
+    key = np.empty(n, dtype=np.float32)
+    free = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    ranks = np.empty(n, dtype=np.int64)
+    held = np.empty(n, dtype=np.int64)
+    out = 0
+    n_groups = 0
+    for r in range(indptr.shape[0] - 1):
+        start, stop = indptr[r], indptr[r + 1]
+        k = stop - start
+        state = states[r]
+        for p in range(k):
+            held[p] = indices[start + p]
+        n_held = min(k, max_contexts)
+        if n_held < k:  # partial Fisher-Yates: which offers to hide
+            for e in range(n_held):
+                state = _xorshift(state)
+                pick = e + np.int64(state % np.uint64(k - e))
+                held[e], held[pick] = held[pick], held[e]
+        for h in range(n_held):
+            i = held[h]
+            n_owned = _context(item_item, indptr, indices, r, i, scores, owned)
+            m = _order(scores, owned, tie_order, key, free, order)
+            window = min(m, candidates)
+            position = -1
+            n_free = 0  # window ranks of the other free offers
+            for q in range(window):
+                if order[q] == i:
+                    position = q
+                else:
+                    ranks[n_free] = q
+                    n_free += 1
+            if position < 0:
+                continue  # serving would not score i: nothing to learn from this context
+            take = n_free if n_negatives < 0 else min(n_free, n_negatives)
+            for e in range(take if take < n_free else 0):
+                state = _xorshift(state)
+                pick = e + np.int64(state % np.uint64(n_free - e))
+                ranks[e], ranks[pick] = ranks[pick], ranks[e]
+            # Rows in first-stage order, so that ties in a group are broken as serving does.
+            ranks[take] = position
+            for q in np.sort(ranks[: take + 1]):
+                x = order[q]
+                _fill_row(
+                    features[out], x, scores[x], q, n_owned, log_pop, owned, portfolio_bits,
+                    attributes[r],
+                )  # fmt: skip
+                labels[out] = 1.0 if x == i else 0.0
+                out += 1
+            groups[n_groups] = 1 + take
+            n_groups += 1
+    return out, n_groups
+
+
+@njit(nogil=True, cache=True)
+def _xorshift(state: np.uint64) -> np.uint64:  # pragma: no cover - numba
+    state ^= state << np.uint64(13)
+    state ^= state >> np.uint64(7)
+    state ^= state << np.uint64(17)
+    return state

@@ -51,7 +51,9 @@ FEATURES: tuple[str, ...] = (
     "MAUT0", "MZFONDS", "MZPART", "MINKM30", "MINK3045", "MINK4575", "MINK7512", "MINK123M",
     "MINKGEM", "MKOOPKLA",
 )  # fmt: skip
-MODELS = ("popularity", "industry_popularity", "ease", "als", "bpr", "lightfm", "lightfm_bpr")
+MODELS = (
+    "popularity", "industry_popularity", "ease", "ranker", "als", "bpr", "lightfm", "lightfm_bpr",
+)  # fmt: skip
 BASELINES = {"popularity", "segment_popularity", "industry_popularity"}
 TUNABLE = {"ease", "als", "bpr", "lightfm", "lightfm_bpr"}
 SNAPSHOT = "2024-01-01T00:00:00"

@@ -27,7 +27,7 @@ from training import registry
 from training.guardrail import Guardrail, baselines_for, guardrail
 from training.progress import steps
 from training.run_logging import log_context, log_evaluation, log_offers_model
-from training.tracking import DEFAULT_EXPERIMENT, connect
+from training.tracking import DEFAULT_EXPERIMENT, connect, metric_key
 
 
 class TrainingDataError(ValueError):
@@ -160,10 +160,12 @@ def train(
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=settings.model) as run:
             log_context(_params(settings, final), fingerprint, run_tags)
+            bar.start("logging the evaluation report")
             metrics = log_evaluation(result, settings.model)
             guard_metrics = guard.metrics(f"at_{settings.k}")
             mlflow.log_metrics(guard_metrics)
             metrics |= guard_metrics
+            bar.start("logging the pyfunc model")
             info = log_offers_model(servable, dataset)
             bar.advance("registering")
             client = tracking.client()
@@ -176,6 +178,14 @@ def train(
                 client.set_registered_model_alias(settings.registered_name, alias, mv.version)
             mlflow.set_tag("registered_version", f"{settings.registered_name}/{mv.version}")
         bar.advance("done")
+        bar.stop()
+        # where the job's wall time went, step by step (the run is closed: log through the client)
+        timings = {label: round(seconds, 3) for label, seconds in bar.timings.items()}
+        client.log_dict(run.info.run_id, timings, "timings.json")
+        for n, (label, seconds) in enumerate(timings.items()):
+            client.log_metric(
+                run.info.run_id, f"seconds_{n}_{metric_key(label).replace(' ', '_')}", seconds
+            )
     return TrainResult(
         run_id=run.info.run_id,
         model_uri=info.model_uri,

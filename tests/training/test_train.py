@@ -55,6 +55,24 @@ def test_run_records_params_metrics_data_and_environment(trained: tuple[Path, st
     assert tags["model"] == "ease"
 
 
+def test_run_records_the_split_guardrail_calibration_and_step_timings(
+    trained: tuple[Path, str],
+) -> None:
+    root, run_id = trained
+    client = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    metrics, tags = run.data.metrics, run.data.tags
+    assert tags["split"] in {"time", "snapshot"} and tags["split_reason"]
+    assert "uniform offer" in tags["guardrail"]
+    assert {"uniform_ndcg_at_10", "uplift_vs_uniform_ndcg_at_10"} <= set(metrics)
+    assert metrics["calibration_brier"] <= metrics["calibration_brier_uncalibrated"]
+    timings = json.loads(Path(client.download_artifacts(run_id, "timings.json")).read_text())
+    assert {"loading the offline store", "split, fit and evaluate"} <= set(timings)
+    assert "logging the pyfunc model" in timings and "registering" in timings
+    assert all(seconds >= 0 for seconds in timings.values())
+    assert sum(1 for m in metrics if m.startswith("seconds_")) == len(timings)
+
+
 def test_run_artifacts_hold_report_plots_fingerprint_and_no_pickle(
     trained: tuple[Path, str],
 ) -> None:

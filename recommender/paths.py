@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "RECSYS_DATA_DIR"
+#: The registered model name training registers and serving, exports and the CLI load.
+DEFAULT_MODEL_NAME = "offers-recommender"
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:

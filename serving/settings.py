@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from recommender.paths import DATA_DIR_ENV, data_dir, mlflow_dir
+from recommender.paths import DATA_DIR_ENV, DEFAULT_MODEL_NAME, data_dir, mlflow_dir
 from recommender.ranking.policy import PolicySettings
 
 #: Every API key configured in production mode is at least this long (after stripping).
@@ -85,7 +85,7 @@ class ServingSettings(PolicySettings):
         default_factory=lambda: data_dir(),
         validation_alias=AliasChoices(DATA_DIR_ENV, "data_dir"),
     )
-    model_name: str = Field(default="offers-recommender", min_length=1)
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, min_length=1)
     model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("champion",),
         description="Registry aliases to load; the first one serves, the others are listed.",

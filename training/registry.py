@@ -22,7 +22,6 @@ from mlflow.tracking import MlflowClient
 from recommender.servable import ServableModel
 from training.tracking import TrackingError, check_reachable, resolve
 
-DEFAULT_MODEL_NAME = "offers-recommender"
 CHAMPION, CHALLENGER = "champion", "challenger"
 ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 

@@ -33,6 +33,7 @@ from recommender.dataset import Dataset
 from recommender.evaluation.evaluate import CUTOFFS, evaluate_split
 from recommender.evaluation.metrics import compute_metrics, item_popularity
 from recommender.evaluation.splits import evaluated_clients, relevance, split_dataset
+from recommender.paths import DEFAULT_MODEL_NAME
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.servable import ServableModel
 from training import registry
@@ -108,7 +109,7 @@ def retrain(
     split: str = "auto",
     seed: int = 42,
     force: bool = False,
-    registered_name: str = registry.DEFAULT_MODEL_NAME,
+    registered_name: str = DEFAULT_MODEL_NAME,
     experiment: str = DEFAULT_EXPERIMENT,
     data_dir: Path | None = None,
     tracking_uri: str | None = None,

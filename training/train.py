@@ -23,7 +23,7 @@ from recommender.evaluation.split_choice import NoUsableSplitError, auto_split
 from recommender.evaluation.splits import split_dataset
 from recommender.models.base import Recommender
 from recommender.models.registry import build_model
-from training import registry
+from recommender.paths import DEFAULT_MODEL_NAME
 from training.guardrail import Guardrail, baselines_for, guardrail
 from training.progress import steps
 from training.run_logging import log_context, log_evaluation, log_offers_model
@@ -43,7 +43,7 @@ class TrainSettings:
     split: str = "auto"
     k: int = 10
     seed: int = 42
-    registered_name: str = registry.DEFAULT_MODEL_NAME
+    registered_name: str = DEFAULT_MODEL_NAME
     experiment: str = DEFAULT_EXPERIMENT
     refit_on_all: bool = True
     #: The deciding metric of the guardrail against the uniform offer (at ``k``).

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from feature_store.embedded import open_store
 from feature_store.offline import OfflineStore
 from feature_store.settings import OnlineStoreSettings
+from recommender.paths import DEFAULT_MODEL_NAME
 from training.cli.main import app
-from training.registry import DEFAULT_MODEL_NAME
 from training.tracking import resolve
 
 

@@ -106,10 +106,10 @@ def test_light_copies_match_their_sources() -> None:
     from feature_store.flush import DEFAULT_CONSUMER as FLUSH_CONSUMER
     from recommender.evaluation.splits import SPLIT_NAMES
     from recommender.nbo_table import FORMATS
+    from recommender.paths import DEFAULT_MODEL_NAME
     from training.cli.common import SPLIT_NAMES as CLI_SPLIT_NAMES
     from training.cli.nbo import EXPORT_FORMATS
     from training.cli.train import DEFAULT_NAME
-    from training.registry import DEFAULT_MODEL_NAME
     from training.tracking import TRACKING_URI_ENV
 
     assert CLI_SPLIT_NAMES == SPLIT_NAMES

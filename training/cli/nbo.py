@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from recommender.paths import DEFAULT_MODEL_NAME, mlflow_dir
 from recommender.paths import data_dir as resolve_data_dir
-from recommender.paths import mlflow_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,9 +84,7 @@ def export_command(
     k: Annotated[int, typer.Option(min=1, max=50, help="Offers per client.")] = 5,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="A saved ServableModel folder.")] = None,
-    model_name: Annotated[
-        str, typer.Option(help="Registered model name.")
-    ] = "offers-recommender",  # training.registry.DEFAULT_MODEL_NAME (kept light: no mlflow)
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = DEFAULT_MODEL_NAME,
     alias: Annotated[str, typer.Option(help="Registry alias to export with.")] = "champion",
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     reasons: Annotated[bool, typer.Option(help="Attach reasons to each offer.")] = True,

@@ -34,7 +34,7 @@ TrackingUri = Annotated[
     str | None, typer.Option(help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or SQLite).")
 ]
 Registered = Annotated[str, typer.Option(help="Registered model name.")]
-DEFAULT_NAME = "offers-recommender"
+DEFAULT_NAME = paths.DEFAULT_MODEL_NAME
 console = Console()
 err_console = Console(stderr=True)  # one red line for a failure, off stdout (csv/json stay clean)
 

@@ -1,22 +1,25 @@
-"""Reasons for many ranked offers at once, read from a ``ServableModel``'s own arrays.
+"""Why an offer is on a list: facts read from a ``ServableModel``'s own arrays, for one client
+or many at once.
 
-The same three reasons as ``serving/reasons.py`` (which explains one client per request),
-computed with array operations so that an export of 100,000 clients stays fast:
+Three kinds of fact (``Reason``), said in words by ``recommender.phrases.Speaker``:
 - a prerequisite the client owns: "next step after course Linux 1";
 - the strongest co-usage partner of the offer (``ServableModel.co_usage``, counted from the
-  training data whatever the model) that the client owns: "often used together with Backup,
-  which you have";
+  training data whatever the model) that the client owns: "often used together with Backup";
 - the first usage row (industry, segment, all) where at least ``SHARE_FLOOR`` of the clients
   own the offer (``ServableModel.usage``): "used by 63 % of healthcare clients".
-A bundle without ``co_usage`` or ``usage`` (written before they existed) gives no such reason.
+The same array operations explain one client per request and 100,000 clients in an export, so
+both always say the same. A bundle without ``co_usage`` or ``usage`` (written before they
+existed) gives no such reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
+from recommender.phrases import Speaker
 from recommender.servable import ServableModel
 
 #: Usage shares below this are not worth a reason.
@@ -46,27 +49,29 @@ def partner_table(model: ServableModel) -> np.ndarray:
     return table
 
 
-#: Group values written otherwise than their data value in a reason ("IT clients").
-_DISPLAY = {"it": "IT"}
+class Reason(NamedTuple):
+    """One fact behind an offer; ``recommender.phrases.Speaker`` says it in words."""
 
-
-def group_label(row: str) -> str:
-    """``industry=healthcare`` -> "healthcare clients"; ``all`` -> "clients"."""
-    if row == "all":
-        return "clients"
-    value = row.split("=", 1)[1]
-    return f"{_DISPLAY.get(value, value.replace('_', ' '))} clients"
+    #: "prerequisite", "together" or "usage"
+    code: str
+    #: The owned offer it refers to (prerequisite, together); -1 for usage.
+    item: int = -1
+    #: The usage row ("industry=healthcare", "segment=B2G", "all") and the share of its
+    #: clients who own the offer (usage only).
+    row: str = ""
+    share: float = 0.0
 
 
 class Explainer:
     """Explains top-k lists of one model; build once, call per block of clients."""
 
-    def __init__(self, model: ServableModel, names: Sequence[str]) -> None:
+    def __init__(self, model: ServableModel) -> None:
         self.model = model
-        self.names = list(names)
         self.partners = partner_table(model)
         self.rows = {name: i for i, name in enumerate(model.segment_names)}
         catalog = model.catalog
+        #: The kind name of every offer, by index.
+        self.kinds = tuple(catalog.kind_names[int(k)] for k in catalog.kind)
         self.prereqs = {
             item: catalog.prereq_indices[
                 catalog.prereq_indptr[item] : catalog.prereq_indptr[item + 1]
@@ -122,11 +127,10 @@ class Explainer:
 
     def explain(
         self, items: np.ndarray, owned: np.ndarray, rows: np.ndarray
-    ) -> list[list[tuple[str, ...]]]:
-        """Reasons per client and offer; ``owned`` is a dense (n, n_items) bool matrix."""
-        out: list[list[tuple[str, ...]]] = []
-        kinds = self.model.catalog.kind_names
-        kind = self.model.catalog.kind
+    ) -> list[list[tuple[Reason, ...]]]:
+        """Reasons per client and offer; ``items`` (n, k) ranked offers (-1 pads), ``owned`` a
+        dense (n, n_items) bool matrix, ``rows`` from ``popularity_row_indices``."""
+        out: list[list[tuple[Reason, ...]]] = []
         segment_names = self.model.segment_names
         for start in range(0, len(items), _BLOCK):
             block = slice(start, start + _BLOCK)
@@ -135,20 +139,42 @@ class Explainer:
             together = self._together(its, own)
             row, share = self._popular(its, rows[block])
             for i in range(len(its)):
-                client: list[tuple[str, ...]] = []
+                client: list[tuple[Reason, ...]] = []
                 for j in range(its.shape[1]):
                     if its[i, j] < 0:
                         break
                     reasons = []
                     if prereq[i, j] >= 0:
-                        p = int(prereq[i, j])
-                        reasons.append(f"next step after {kinds[int(kind[p])]} {self.names[p]}")
+                        reasons.append(Reason("prerequisite", int(prereq[i, j])))
                     if together[i, j] >= 0:
-                        name = self.names[int(together[i, j])]
-                        reasons.append(f"often used together with {name}, which you have")
+                        reasons.append(Reason("together", int(together[i, j])))
                     if row[i, j] >= 0:
-                        label = group_label(segment_names[int(row[i, j])])
-                        reasons.append(f"used by {round(share[i, j] * 100)} % of {label}")
+                        name = segment_names[int(row[i, j])]
+                        reasons.append(Reason("usage", row=name, share=float(share[i, j])))
                     client.append(tuple(reasons[:MAX_REASONS]))
                 out.append(client)
         return out
+
+    def explain_one(
+        self, items: Sequence[int], owned: np.ndarray, rows: Sequence[str]
+    ) -> list[tuple[Reason, ...]]:
+        """Reasons for one client's ranked ``items``; ``owned`` holds its offer indices."""
+        if not len(items):
+            return []
+        dense = np.zeros((1, self.model.n_items), dtype=bool)
+        dense[0, owned] = True
+        ranked = np.asarray(items, dtype=np.int64)[None, :]
+        return self.explain(ranked, dense, self.popularity_row_indices([rows]))[0]
+
+    def say(
+        self,
+        reasons: list[list[tuple[Reason, ...]]],
+        name_of: Callable[[int], str],
+        speaker: Speaker,
+    ) -> list[list[tuple[str, ...]]]:
+        """``reasons`` in words (offers named by ``name_of``)."""
+        kinds = self.kinds
+        return [
+            [tuple(speaker.say(r, name_of, kinds) for r in offer) for offer in client]
+            for client in reasons
+        ]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.explain import Explainer
+from recommender.phrases import Speaker
 from recommender.ranking import ClientBlock, RankedBlock, RankingModel, RankingPolicy, RankingRules
 from recommender.ranking.policy import concat
 
@@ -68,15 +69,15 @@ def compute_nbo(
     *,
     names: Mapping[str, str] | None = None,
     explain: bool = True,
+    speaker: Speaker | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> NboResult:
-    """Top offers, expected values and (with ``explain``) reasons for every client."""
+    """Top offers, expected values and (with ``explain``) reasons for every client, said by
+    ``speaker`` (default: Russian, to the account manager)."""
     rules = rules or policy.rules()
-    explainer = (
-        Explainer(model.servable, [(names or {}).get(i, i) for i in model.item_ids])
-        if explain
-        else None
-    )
+    explainer = Explainer(model.servable) if explain else None
+    speaker = speaker or Speaker(audience="manager")
+    offer_names = [(names or {}).get(i, i) for i in model.item_ids]
     parts: list[RankedBlock] = []
     reasons: list[list[tuple[str, ...]]] = []
     for start in range(0, len(block), BLOCK_CLIENTS):
@@ -86,7 +87,8 @@ def compute_nbo(
         if explainer is not None:
             rows = explainer.popularity_row_indices(part.popularity_rows)
             owned = part.dense_owned(model.n_items)
-            reasons.extend(explainer.explain(ranked.items, owned, rows))
+            facts = explainer.explain(ranked.items, owned, rows)
+            reasons.extend(explainer.say(facts, offer_names.__getitem__, speaker))
         if progress is not None:
             progress(len(part))
     if not parts:  # an empty portfolio

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "RECSYS_DATA_DIR"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: The registered model name training registers and serving, exports and the CLI load.
 DEFAULT_MODEL_NAME = "offers-recommender"
 
@@ -35,6 +36,22 @@ def redis_dir(root: Path | None = None) -> Path:
 
 def mlflow_dir(root: Path | None = None) -> Path:
     return (root or data_dir()) / "mlflow"
+
+
+def sqlite_tracking_uri(root: Path | None = None) -> str:
+    """The embedded MLflow store of a data directory (used when no tracking URI is set)."""
+    return f"sqlite:///{mlflow_dir(root) / 'mlflow.db'}"
+
+
+def configured_tracking_uri(override: str | None = None) -> str | None:
+    """``override``, else ``$MLFLOW_TRACKING_URI``; None when neither is set."""
+    return override or os.environ.get(TRACKING_URI_ENV) or None
+
+
+def tracking_uri(override: str | None = None, root: Path | None = None) -> str:
+    """The MLflow tracking URI every command and the server use: ``override``, else
+    ``$MLFLOW_TRACKING_URI``, else the SQLite store in the data directory ``root``."""
+    return configured_tracking_uri(override) or sqlite_tracking_uri(root)
 
 
 def reports_dir(root: Path | None = None) -> Path:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from recommender.ranking import RankingRules
 from serving.deps import exploration, ranking_policy
 from serving.experiments import Arm
 from serving.exposures import log_answer
-from serving.recommend import ClientContext, Ranking, rank
+from serving.recommend import ClientContext, Narrator, Ranking, rank
 from serving.settings import ServingSettings
 
 
@@ -19,7 +18,7 @@ def rank_and_log(
     arm: Arm,
     ctx: ClientContext,
     rules: RankingRules,
-    name_of: Callable[[int], str] | None,
+    narrator: Narrator | None,
     client_id: str | None,
     request_id: str,
 ) -> Ranking:
@@ -29,7 +28,7 @@ def rank_and_log(
         ctx,
         rules,
         ranking_policy(settings),
-        name_of,
+        narrator,
         baseline_rows=arm.baseline_rows,
         exploration=exploration(settings, request_id),
     )

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from recommender.explain import Explainer
+from recommender.phrases import Speaker
 from recommender.ranking import ClientBlock, RankingPolicy, RankingRules, fallback_rows
 from serving.exploration import explore
 from serving.model_holder import LoadedModel
-from serving.reasons import reasons_for
 from serving.store_gateway import ClientState, StoreGateway
 
 _NONE = np.empty(0, dtype=np.int64)
@@ -80,6 +81,15 @@ class Offer(NamedTuple):
     probability: float
     expected_value: float
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Narrator:
+    """What reasons need per request: offer names (from the catalog snapshot) and who speaks
+    to whom in which language."""
+
+    name_of: Callable[[int], str]
+    speaker: Speaker
 
 
 @dataclass(frozen=True)
@@ -165,12 +175,12 @@ def rank(
     ctx: ClientContext,
     rules: RankingRules,
     policy: RankingPolicy,
-    name_of: Callable[[int], str] | None = None,
+    narrator: Narrator | None = None,
     *,
     baseline_rows: Sequence[str] | None = None,
     exploration: Exploration | None = None,
 ) -> Ranking:
-    """Top offers for one client through the ranking policy; reasons only with ``name_of``.
+    """Top offers for one client through the ranking policy; reasons only with ``narrator``.
 
     ``baseline_rows``: score by these popularity rows whatever the model could do (the
     popularity baselines of an experiment). ``exploration``: see ``serving.exploration``.
@@ -208,25 +218,36 @@ def rank(
         )
     ]
     ranking = Ranking(ctx, offers, ranked.source_name(0), explored)
-    return ranking if name_of is None else explained(model, ranking, name_of)
+    return ranking if narrator is None else explained(model, ranking, narrator)
 
 
-def explained(model: LoadedModel, ranking: Ranking, name_of: Callable[[int], str]) -> Ranking:
-    """``ranking`` with the reasons of each offer (see ``serving.reasons``)."""
+def explainer_of(model: LoadedModel) -> Explainer:
+    """The model's ``Explainer``, built once per loaded version."""
+    explainer = model.cache.get("explainer")
+    if explainer is None:
+        explainer = model.cache["explainer"] = Explainer(model.servable)
+    return explainer
+
+
+def explained(model: LoadedModel, ranking: Ranking, narrator: Narrator) -> Ranking:
+    """``ranking`` with the reasons of each offer (``recommender.explain``, the same facts
+    exports give), said by ``narrator``."""
     ctx = ranking.context
+    explainer = explainer_of(model)
+    items = [offer.item_index for offer in ranking.offers]
+    facts = explainer.explain_one(items, ctx.owned, ctx.popularity_rows)
+    said = explainer.say([facts], narrator.name_of, narrator.speaker)[0]
     offers = [
-        offer._replace(
-            reasons=tuple(
-                reasons_for(model, offer.item_index, ctx.owned, ctx.popularity_rows, name_of)
-            )
-        )
-        for offer in ranking.offers
+        offer._replace(reasons=reasons) for offer, reasons in zip(ranking.offers, said, strict=True)
     ]
     return replace(ranking, offers=offers)
 
 
-def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Callable[[int], str]:
-    """Offer names from the catalog snapshot (one read); the item id when unknown or degraded."""
+def namer(
+    model: LoadedModel, store: StoreGateway, indices: Sequence[int], speaker: Speaker
+) -> Narrator:
+    """Offer names from the catalog snapshot (one read; the item id when unknown or degraded)
+    and ``speaker``."""
     ids = [str(model.servable.item_ids[i]) for i in dict.fromkeys(indices)]
     records = store.items(ids) if ids else {}
     names: dict[str, str] = {}
@@ -238,4 +259,4 @@ def namer(model: LoadedModel, store: StoreGateway, indices: Sequence[int]) -> Ca
         item_id = str(model.servable.item_ids[index])
         return names.get(item_id, item_id)
 
-    return name_of
+    return Narrator(name_of, speaker)

@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from recommender.paths import DATA_DIR_ENV, DEFAULT_MODEL_NAME, data_dir, mlflow_dir
+from recommender.paths import DATA_DIR_ENV, DEFAULT_MODEL_NAME, data_dir, sqlite_tracking_uri
+from recommender.phrases import DEFAULT_LANGUAGE, Language
 from recommender.ranking.policy import PolicySettings
 
 #: Every API key configured in production mode is at least this long (after stripping).
@@ -113,6 +114,16 @@ class ServingSettings(PolicySettings):
 
     max_k: int = Field(default=100, ge=1, le=1000)
     max_manager_clients: int = Field(default=500, ge=1)
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Request bodies longer than this get 413 before they are read or parsed.",
+    )
+    language: Language = Field(
+        default=DEFAULT_LANGUAGE,
+        description="Language of reasons and pages when the request's Accept-Language names "
+        "none we speak (ru, en)",
+    )
     store_retry_s: float = Field(
         default=1.0, ge=0, le=60, description="After a Redis failure, serve degraded this long."
     )
@@ -138,6 +149,42 @@ class ServingSettings(PolicySettings):
     experiments_check_s: float = Field(
         default=1.0, ge=0, le=60, description="Look for a changed experiments file this often."
     )
+
+    # web security (serving.web.sessions, serving.web.csrf, serving.rate_limit)
+    session_ttl_s: int = Field(
+        default=8 * 3600, ge=60, le=7 * 24 * 3600, description="A web login lasts this long."
+    )
+    failed_key_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Failed logins and unknown API keys answered per client address and "
+        "window; beyond it 429 with Retry-After (0: no limit).",
+    )
+    failed_key_window_s: int = Field(
+        default=60, ge=1, le=24 * 3600, description="The window of failed_key_limit, seconds."
+    )
+    web_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Origins besides the requested host that may post the pages' forms, "
+        "e.g. 'https://offers.example.com' behind a reverse proxy (comma-separated).",
+    )
+
+    @field_validator("web_origins", mode="before")
+    @classmethod
+    def _web_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(o.strip() for o in value.split(",") if o.strip())
+        origins = []
+        for origin in value or ():
+            text = str(origin).strip().lower().rstrip("/")
+            scheme, sep, host = text.partition("://")
+            if scheme not in ("http", "https") or not sep or not host or "/" in host:
+                raise ValueError(
+                    f"RECSYS_WEB_ORIGINS: {origin!r} is not an origin like "
+                    "'https://offers.example.com' (scheme and host, no path)"
+                )
+            origins.append(text)
+        return tuple(origins)
 
     @field_validator("model_aliases", mode="before")
     @classmethod
@@ -219,9 +266,7 @@ class ServingSettings(PolicySettings):
     @property
     def tracking_uri(self) -> str:
         """The MLflow tracking URI: configured, else SQLite in the data directory."""
-        if self.mlflow_tracking_uri:
-            return self.mlflow_tracking_uri
-        return f"sqlite:///{mlflow_dir(self.data_dir) / 'mlflow.db'}"
+        return self.mlflow_tracking_uri or sqlite_tracking_uri(self.data_dir)
 
     @property
     def model_source(self) -> str:

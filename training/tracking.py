@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from recommender import paths
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+TRACKING_URI_ENV = paths.TRACKING_URI_ENV
 REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 DEFAULT_EXPERIMENT = "offers-recommender"
 REACHABILITY_TIMEOUT_S = 3.0
@@ -60,12 +60,12 @@ class Tracking:
 
 def resolve(data_dir: Path | None = None, tracking_uri: str | None = None) -> Tracking:
     """``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite in ``data_dir/mlflow``."""
-    uri = tracking_uri or os.environ.get(TRACKING_URI_ENV) or None
+    uri = paths.configured_tracking_uri(tracking_uri)
     if uri:
         return Tracking(tracking_uri=uri, registry_uri=os.environ.get(REGISTRY_URI_ENV) or uri)
-    root = paths.mlflow_dir(paths.data_dir(data_dir))
-    sqlite_uri = f"sqlite:///{root / 'mlflow.db'}"
-    return Tracking(sqlite_uri, sqlite_uri, (root / "artifacts").as_uri())
+    root = paths.data_dir(data_dir)
+    sqlite_uri = paths.sqlite_tracking_uri(root)
+    return Tracking(sqlite_uri, sqlite_uri, (paths.mlflow_dir(root) / "artifacts").as_uri())
 
 
 def check_reachable(tracking: Tracking, timeout_s: float = REACHABILITY_TIMEOUT_S) -> None:

@@ -35,6 +35,7 @@ from serving.deps import (
     ranking_rules,
 )
 from serving.experiments import FALLBACK_VARIANT, Arm, LiveExperiments
+from serving.language import request_speaker
 from serving.recommend import UnknownClientError, context_of, namer
 from serving.schemas import ErrorBody, RecommendationsOut, recommendations_json
 from serving.security import KeyRing, require_portfolio
@@ -50,6 +51,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 _KINDS = {kind.value: kind for kind in ItemKind}
 _BOOLS = {"true": True, "false": False, "1": True, "0": False}
+_K_DIGITS = len(str(K_CEILING))
 _API_KEY = b"x-api-key"
 
 
@@ -90,9 +92,12 @@ async def answer(
         except UnknownClientError:  # known to the serving model only
             arm, model = Arm(serving, None, arm.experiment, FALLBACK_VARIANT), serving
         request.scope["state"]["model_version"] = model.label
-    name_of = await _read(store, namer, model, store, ctx.owned.tolist()) if explain else None
+    narrator = None
+    if explain:
+        speaker = request_speaker(request, settings, "client")
+        narrator = await _read(store, namer, model, store, ctx.owned.tolist(), speaker)
     request_id = str(request.scope["state"]["request_id"])
-    ranking = rank_and_log(state, settings, arm, ctx, rules, name_of, client_id, request_id)
+    ranking = rank_and_log(state, settings, arm, ctx, rules, narrator, client_id, request_id)
     body = recommendations_json(ranking, request_id, model.label, arm.experiment, arm.variant)
     return Response(body, media_type="application/json")
 
@@ -115,6 +120,8 @@ def parse_plain(request: Request) -> tuple[str, int | None, list[ItemKind] | Non
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if name == "k":
                 if k is not None or not (value.isascii() and value.isdigit()) or value[0] == "0":
+                    return None
+                if len(value) > _K_DIGITS:  # never int() of thousands of digits: it raises
                     return None
                 k = int(value)
                 if k > K_CEILING:

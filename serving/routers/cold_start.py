@@ -15,6 +15,7 @@ from serving.deps import (
     require_own_clients,
 )
 from serving.experiments import LiveExperiments
+from serving.language import request_speaker
 from serving.recommend import ClientContext, UnknownItemError, namer, owned_indices
 from serving.schemas import ColdStartIn, ErrorBody, RecommendationsOut
 
@@ -73,6 +74,7 @@ def cold_start_recommendations(
     ctx = ClientContext(
         body.client_id, None, owned_indices(model, body.owned), profile, degraded=False
     )
-    name_of = namer(model, store, ctx.owned.tolist()) if body.explain else None
-    ranking = rank_and_log(state, settings, arm, ctx, rules, name_of, body.client_id, request_id)
+    speaker = request_speaker(request, settings, "client")
+    narrator = namer(model, store, ctx.owned.tolist(), speaker) if body.explain else None
+    ranking = rank_and_log(state, settings, arm, ctx, rules, narrator, body.client_id, request_id)
     return RecommendationsOut.of(ranking, request_id, model.label, arm.experiment, arm.variant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from serving.deps import (
     K_CEILING,
@@ -17,6 +17,7 @@ from serving.deps import (
     ranking_policy,
     ranking_rules,
 )
+from serving.language import request_speaker
 from serving.recommend import explained, manager_contexts, namer, rank
 from serving.schemas import ErrorBody, ManagerOffersOut, NextBestOfferOut, OfferValueOut
 from serving.security import forbid_manager
@@ -38,6 +39,7 @@ def next_best_offers(
     settings: SettingsDep,
     principal: StaffDep,
     request_id: RequestIdDep,
+    request: Request,
     manager_id: Annotated[str, Path(min_length=1, max_length=128)],
     k: Annotated[int, Query(ge=1, le=K_CEILING, description="Offers per client")] = 3,
     limit: Annotated[
@@ -60,8 +62,8 @@ def next_best_offers(
     ranked = [rank(model, ctx, rules, policy) for ctx in contexts]
     ranked.sort(key=lambda r: (-r.expected_value, r.context.client_id or ""))
     owned = sorted({int(i) for r in ranked[:limit] for i in r.context.owned})
-    name_of = namer(model, store, owned)
-    rankings = [explained(model, r, name_of) for r in ranked[:limit]]
+    narrator = namer(model, store, owned, request_speaker(request, settings, "manager"))
+    rankings = [explained(model, r, narrator) for r in ranked[:limit]]
     return ManagerOffersOut(
         request_id=request_id,
         model_version=model.label,

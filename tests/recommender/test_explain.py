@@ -7,11 +7,21 @@ import pandas as pd
 import pytest
 
 from recommender.dataset import Dataset
-from recommender.explain import MIN_LIFT, MIN_SUPPORT, Explainer, group_label
+from recommender.explain import MIN_LIFT, MIN_SUPPORT, Explainer, Reason
 from recommender.models.registry import build_model
+from recommender.phrases import Speaker
 from recommender.servable import ServableModel
 
 MODELS = ("ease", "als", "popularity")
+ENGLISH = Speaker("en", "client")
+
+
+def said(
+    explainer: Explainer, facts: list[list[tuple[Reason, ...]]]
+) -> list[list[tuple[str, ...]]]:
+    """``facts`` in English, offers named by their ids."""
+    names = [str(i) for i in explainer.model.item_ids]
+    return explainer.say(facts, names.__getitem__, ENGLISH)
 
 
 def co_owned_dataset() -> Dataset:
@@ -51,9 +61,9 @@ def together_reasons(model: ServableModel, owned: list[str], offer: str) -> list
     index = {name: i for i, name in enumerate(names)}
     dense = np.zeros((1, model.n_items), dtype=bool)
     dense[0, [index[o] for o in owned]] = True
-    explainer = Explainer(model, names)
+    explainer = Explainer(model)
     rows = explainer.popularity_row_indices([("all",)])
-    reasons = explainer.explain(np.array([[index[offer]]]), dense, rows)[0][0]
+    reasons = said(explainer, explainer.explain(np.array([[index[offer]]]), dense, rows))[0][0]
     return [r for r in reasons if r.startswith("often used together")]
 
 
@@ -79,10 +89,11 @@ def test_together_exactly_when_co_ownership_backs_it(
 def test_used_by_counts_owners_only(name: str) -> None:
     model = fitted(name)
     names = [str(i) for i in model.item_ids]
-    explainer = Explainer(model, names)
+    explainer = Explainer(model)
     rows = explainer.popularity_row_indices([("all",)])
     items = np.array([[names.index("b"), names.index("c")]])
-    reasons = explainer.explain(items, np.zeros((1, model.n_items), dtype=bool), rows)[0]
+    facts = explainer.explain(items, np.zeros((1, model.n_items), dtype=bool), rows)
+    reasons = said(explainer, facts)[0]
     # 10 of 20 own b (5 more only viewed it), 4 own c
     assert reasons == [("used by 50 % of clients",), ("used by 20 % of clients",)]
 
@@ -91,16 +102,23 @@ def test_a_bundle_without_reason_tables_gives_no_such_reasons() -> None:
     model = fitted("ease")
     old = ServableModel(**{**model.__dict__, "usage": None, "co_usage": None})
     names = [str(i) for i in old.item_ids]
-    explainer = Explainer(old, names)
+    explainer = Explainer(old)
     dense = np.zeros((1, old.n_items), dtype=bool)
     dense[0, names.index("a")] = True
     items = np.array([[names.index("b")]])
     assert explainer.explain(items, dense, explainer.popularity_row_indices([("all",)])) == [[()]]
 
 
-def test_group_labels_read_as_words() -> None:
-    assert group_label("all") == "clients"
-    assert group_label("industry=healthcare") == "healthcare clients"
-    assert group_label("industry=it") == "IT clients"
-    assert group_label("industry=oil_gas") == "oil gas clients"
-    assert group_label("segment=B2G") == "B2G clients"
+def test_one_client_gets_the_batch_facts() -> None:
+    model = fitted("ease")
+    names = [str(i) for i in model.item_ids]
+    explainer = Explainer(model)
+    owned = np.array(sorted(names.index(o) for o in ("hub", "a")))
+    items = [names.index("b"), names.index("c")]
+    dense = np.zeros((1, model.n_items), dtype=bool)
+    dense[0, owned] = True
+    rows = ("segment=B2B", "all")
+    batch = explainer.explain(np.array([items]), dense, explainer.popularity_row_indices([rows]))
+    one = explainer.explain_one(items, owned, rows)
+    assert one == batch[0]
+    assert Reason("together", names.index("a")) in one[0]

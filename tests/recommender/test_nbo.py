@@ -15,6 +15,7 @@ from recommender.feedback import owned_pairs
 from recommender.models.registry import build_model
 from recommender.nbo import compute_nbo, portfolio_block
 from recommender.nbo_table import nbo_frame, write_table
+from recommender.phrases import Speaker
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.ranking.boosts import MarginBoost, TierProgressBoost
 from recommender.synthetic.generator import SyntheticConfig, SyntheticData, generate
@@ -84,7 +85,8 @@ def test_reasons_name_owned_offers_and_shares() -> None:
     model = _model("ease")
     data = _portfolio(model)
     names = dict(zip(_data().items["item_id"], _data().items["name"], strict=True))
-    result = compute_nbo(model, data, POLICY, POLICY.rules(3), names=names)
+    english = Speaker("en", "manager")
+    result = compute_nbo(model, data, POLICY, POLICY.rules(3), names=names, speaker=english)
     assert result.reasons is not None and len(result.reasons) == len(data)
     flat = [r for client in result.reasons for offer in client for r in offer]
     assert any(r.startswith("often used together with") for r in flat)
@@ -92,7 +94,7 @@ def test_reasons_name_owned_offers_and_shares() -> None:
     owned_names = {names[model.item_ids[j]] for j in data.owned(0)}
     together = [r for offer in result.reasons[0] for r in offer if r.startswith("often")]
     for reason in together:  # it names an offer the client really owns
-        assert any(f"with {name}, which you have" in reason for name in owned_names)
+        assert any(f"with {name}, which the client has" in reason for name in owned_names)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])

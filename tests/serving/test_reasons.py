@@ -1,4 +1,4 @@
-"""Per-request reasons (serving) and batch reasons (exports) must say the same thing."""
+"""The cabinet (one client per request) and exports (a portfolio) give the same reasons."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,17 +8,15 @@ import pandas as pd
 import pytest
 
 from recommender.dataset import Dataset
-from recommender.explain import Explainer
 from recommender.models.registry import build_model
+from recommender.nbo import compute_nbo, portfolio_block
+from recommender.phrases import Speaker
+from recommender.ranking import RankingPolicy
 from recommender.servable import ServableModel
 from serving.model_holder import LoadedModel
-from serving.reasons import reasons_for
-from tests.recommender.test_explain import MODELS, fitted
+from serving.recommend import ClientContext, Narrator, rank
+from tests.recommender.test_explain import MODELS
 from tests.serving.conftest import ITEMS, make_frames
-
-
-def _loaded(servable: ServableModel) -> LoadedModel:
-    return LoadedModel(servable, "1", "champion", datetime.now(UTC))
 
 
 def _servable(name: str, model_dir: Path) -> ServableModel:
@@ -29,55 +27,46 @@ def _servable(name: str, model_dir: Path) -> ServableModel:
     return build_model(name).fit(Dataset.from_frames(events, clients, ITEMS)).export()
 
 
+@pytest.mark.parametrize("speaker", [Speaker("ru", "manager"), Speaker("en", "client")])
 @pytest.mark.parametrize("name", MODELS)
-def test_single_and_batch_reasons_agree(name: str, model_dir: Path) -> None:
-    servable = _servable(name, model_dir)
-    loaded = _loaded(servable)
-    names_by_id = dict(zip(ITEMS["item_id"], ITEMS["name"], strict=True))
-    names = [names_by_id[str(i)] for i in servable.item_ids]
-    explainer = Explainer(servable, names)
-    rng = np.random.default_rng(3)
-    rows = ("industry=finance", "segment=B2B", "all")
-    seen: set[str] = set()
-    for _ in range(20):
-        owned = np.sort(rng.choice(servable.n_items, size=4, replace=False))
-        items = np.array([i for i in range(servable.n_items) if i not in owned][:6])
-        dense = np.zeros((1, servable.n_items), dtype=bool)
-        dense[0, owned] = True
-        batch = explainer.explain(items[None, :], dense, explainer.popularity_row_indices([rows]))
-        for j, item in enumerate(items):
-            single = reasons_for(loaded, int(item), owned, rows, lambda i: names[i])
-            assert tuple(single) == batch[0][j]
-            seen.update(reason.split(" ")[0] for reason in single)
-    assert seen >= {"next", "often", "used"}  # every kind of reason was compared
-
-
-@pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize(
-    ("owned", "partner"),
-    [
-        (["hub", "a"], "a"),
-        (["d", "c", "a"], "a"),
-        (["d", "c"], "d"),
-        (["hub", "c"], None),
-        (["hub"], None),
-        (["x"], None),
-    ],
-)
-def test_serving_says_used_together_exactly_when_backed(
-    name: str, owned: list[str], partner: str | None
+def test_one_client_and_portfolio_reasons_agree(
+    name: str, speaker: Speaker, model_dir: Path
 ) -> None:
-    servable = fitted(name)
-    index = {str(i): n for n, i in enumerate(servable.item_ids)}
-    reasons = reasons_for(
-        _loaded(servable),
-        index["b"],
-        np.array(sorted(index[o] for o in owned)),
-        ("all",),
-        lambda i: str(servable.item_ids[i]),
+    loaded = LoadedModel(_servable(name, model_dir), "1", "champion", datetime.now(UTC))
+    names = dict(zip(ITEMS["item_id"], ITEMS["name"], strict=True))
+    policy = RankingPolicy(4)
+    rules = policy.rules(6)
+    rng = np.random.default_rng(3)
+    item_ids = [str(i) for i in loaded.servable.item_ids]
+    clients = pd.DataFrame(
+        {
+            "client_id": [f"p{n}" for n in range(20)],
+            "industry": rng.choice(["finance", "healthcare", "retail"], size=20),
+            "segment": "B2B",
+        }
     )
-    together = [r for r in reasons if r.startswith("often used together")]
-    assert together == (
-        [] if partner is None else [f"often used together with {partner}, which you have"]
+    owned = pd.DataFrame(
+        [(c, item_ids[i]) for c in clients["client_id"] for i in rng.choice(len(item_ids), 4)],
+        columns=["client_id", "item_id"],
+    ).drop_duplicates()
+    batch = compute_nbo(
+        loaded.ranking,
+        portfolio_block(clients, owned, loaded.ranking),
+        policy,
+        rules,
+        names=names,
+        speaker=speaker,
     )
-    assert "used by 50 % of clients" in reasons  # owners of b only, not its viewers
+    assert batch.reasons is not None
+    narrator = Narrator(lambda i: names[item_ids[i]], speaker)
+    words: set[str] = set()
+    for row, profile in enumerate(clients.to_dict("records")):
+        mine = owned.loc[owned["client_id"] == profile["client_id"], "item_id"]
+        indices = np.array(sorted(item_ids.index(i) for i in mine), dtype=np.int64)
+        ctx = ClientContext(profile["client_id"], None, indices, profile, degraded=False)
+        one = rank(loaded, ctx, rules, policy, narrator)
+        assert [o.item_index for o in one.offers] == batch.ranked.row(row).tolist()
+        assert [o.reasons for o in one.offers] == batch.reasons[row]
+        words.update(r.split(" ")[0] for o in one.offers for r in o.reasons)
+    first = {"ru": {"следующий", "часто", "пользуются"}, "en": {"next", "often", "used"}}
+    assert words >= first[speaker.language]  # every kind of reason was compared

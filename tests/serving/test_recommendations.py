@@ -58,17 +58,24 @@ def test_reasons_name_prerequisites_and_industry(client: TestClient) -> None:
         headers=admin(),
     )
     assert enrolled.status_code == 202, enrolled.text
-    body = client.get(
-        "/v1/clients/c000/recommendations",
-        params={"kind": "course", "explain": "true", "k": 4},
-    ).json()
+    params = {"kind": "course", "explain": "true", "k": 4}
+    url = "/v1/clients/c000/recommendations"
+    body = client.get(url, params=params).json()  # Russian unless the request asks otherwise
     reasons = {item["item_id"]: item["reasons"] for item in body["items"]}
+    assert "следующий шаг после курса «Linux 1»" in reasons["course_linux2"]
+    assert all(any(r.startswith("пользуются ") for r in rs) for rs in reasons.values())
+    english = client.get(url, params=params, headers={"Accept-Language": "en-GB,en;q=0.8"})
+    reasons = {item["item_id"]: item["reasons"] for item in english.json()["items"]}
     assert "next step after course Linux 1" in reasons["course_linux2"]
     assert all(any(" % of " in r for r in rs) for rs in reasons.values())
 
 
 def test_reasons_name_an_owned_offer_used_together(client: TestClient) -> None:
-    body = client.get("/v1/clients/c001/recommendations", params={"explain": "true"}).json()
+    body = client.get(
+        "/v1/clients/c001/recommendations",
+        params={"explain": "true"},
+        headers={"Accept-Language": "en"},
+    ).json()
     together = [r for item in body["items"] for r in item["reasons"] if "used together" in r]
     assert together
     assert all(r.endswith(", which you have") for r in together)

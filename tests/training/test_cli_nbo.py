@@ -71,3 +71,25 @@ def test_needs_exactly_one_scope(setup: tuple[Path, Path, pd.DataFrame], tmp_pat
     code, output = _run("--manager", "nobody", "--out", str(tmp_path / "x.csv"),
                         "--data-dir", str(root), "--model-dir", str(model_dir))  # fmt: skip
     assert code != 0 and "no clients" in output
+
+
+@pytest.mark.parametrize(("lang", "word"), [("ru", "пользуются "), ("en", "used by ")])
+def test_export_reasons_speak_the_chosen_language(
+    setup: tuple[Path, Path, pd.DataFrame], tmp_path: Path, lang: str, word: str
+) -> None:
+    root, model_dir, _ = setup
+    out = tmp_path / f"{lang}.csv"
+    code, output = _run("--all", "--out", str(out), "--lang", lang,
+                        "--data-dir", str(root), "--model-dir", str(model_dir))  # fmt: skip
+    assert code == 0, output
+    reasons = pd.read_csv(out)["offer_1_reasons"].dropna()
+    assert reasons.str.contains(word).any()
+
+
+def test_export_refuses_a_language_it_does_not_speak(
+    setup: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    root, model_dir, _ = setup
+    code, output = _run("--all", "--out", str(tmp_path / "x.csv"), "--lang", "de",
+                        "--data-dir", str(root), "--model-dir", str(model_dir))  # fmt: skip
+    assert code != 0 and "--lang" in output

@@ -8,15 +8,15 @@ target and renamed into place, so a reader never sees half an export.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from recommender.paths import DEFAULT_MODEL_NAME, mlflow_dir
+from recommender.paths import DEFAULT_MODEL_NAME
 from recommender.paths import data_dir as resolve_data_dir
+from recommender.paths import tracking_uri as tracking_uri_default
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,9 +68,7 @@ def load_model(
         return ServableModel.load(model_dir)
     from training.registry import load_servable
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    uri = uri or f"sqlite:///{mlflow_dir(root) / 'mlflow.db'}"
-    return load_servable(name, alias, uri)[0]
+    return load_servable(name, alias, tracking_uri_default(tracking_uri, root))[0]
 
 
 @nbo_app.command("export")
@@ -88,10 +86,13 @@ def export_command(
     alias: Annotated[str, typer.Option(help="Registry alias to export with.")] = "champion",
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     reasons: Annotated[bool, typer.Option(help="Attach reasons to each offer.")] = True,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the reasons: ru or en.")] = "ru",
 ) -> None:
     """Rank every client of ``--manager`` (or ``--all``) and write the table to ``--out``."""
     if (manager is None) == (not all_clients):
         raise typer.BadParameter("give exactly one of --manager M or --all")
+    if lang not in ("ru", "en"):
+        raise typer.BadParameter(f"{lang!r}: ru or en", param_hint="--lang")
     chosen = (fmt or out.suffix.lstrip(".")).lower()
     if chosen not in EXPORT_FORMATS:
         raise typer.BadParameter("csv, xlsx or parquet", param_hint="--format")
@@ -100,6 +101,7 @@ def export_command(
     from feature_store.offline import OfflineStore
     from recommender.nbo import compute_nbo, portfolio_block
     from recommender.nbo_table import nbo_frame
+    from recommender.phrases import Speaker
     from recommender.ranking import RankingModel, RankingPolicy
 
     root = resolve_data_dir(data_dir)
@@ -119,6 +121,7 @@ def export_command(
             policy.rules(k),
             names=names,
             explain=reasons,
+            speaker=Speaker(lang, "manager"),  # type: ignore[arg-type]
             progress=lambda n: progress.advance(task, n),
         )
     frame = nbo_frame(result, model, names)

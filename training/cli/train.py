@@ -209,7 +209,7 @@ def _no_embedded_store(data_dir: Path | None, tracking_uri: str | None) -> bool:
     Then nothing is registered: ``recsys models`` says so without importing MLflow or creating
     the store (``training.tracking.resolve`` picks ``<data dir>/mlflow/mlflow.db`` here).
     """
-    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+    if paths.configured_tracking_uri(tracking_uri):
         return False
     return not (paths.mlflow_dir(paths.data_dir(data_dir)) / "mlflow.db").exists()
 

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from tests.serving.conftest import ITEMS, admin, make_frames, manager
+from tests.serving.web.forms import login
 from tests.serving.web.html_rows import money_value, nbo_rows
 
 NAMES = set(ITEMS["name"])
@@ -26,12 +27,10 @@ def test_page_without_key_redirects_to_login(client: TestClient) -> None:
 
 
 def test_login_sets_httponly_cookie_and_opens_own_page(client: TestClient) -> None:
-    response = client.post(
-        "/login", data={"key": "key-of-m001", "next": ""}, follow_redirects=False
-    )
+    response = login(client, "key-of-m001")
     assert response.status_code == 303
     assert response.headers["location"] == "/managers/m001"
-    cookie = response.headers["set-cookie"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "recsys_session=" in c)
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     page = client.get("/managers/m001")
@@ -40,16 +39,14 @@ def test_login_sets_httponly_cookie_and_opens_own_page(client: TestClient) -> No
 
 
 def test_wrong_key_is_refused_and_not_echoed(client: TestClient) -> None:
-    response = client.post("/login", data={"key": "not-a-key"}, follow_redirects=False)
+    response = login(client, "not-a-key")
     assert response.status_code == 401
     assert "not-a-key" not in response.text
-    assert "set-cookie" not in response.headers
+    assert not any("recsys_session=" in c for c in response.headers.get_list("set-cookie"))
 
 
 def test_login_does_not_redirect_off_site(client: TestClient) -> None:
-    response = client.post(
-        "/login", data={"key": "key-of-m001", "next": "//evil.example/x"}, follow_redirects=False
-    )
+    response = login(client, "key-of-m001", next_path="//evil.example/x")
     assert response.headers["location"] == "/managers/m001"
 
 
@@ -61,7 +58,7 @@ def test_manager_sees_own_clients_ordered_by_opportunity(client: TestClient) -> 
     values = [money_value(cells[-1]) for _, cells in rows]
     assert values == sorted(values, reverse=True)
     assert any(name in page.text for name in NAMES)
-    assert "used by" in page.text  # reasons are shown
+    assert "пользуются" in page.text  # reasons are shown (in Russian by default)
 
 
 def test_other_managers_page_is_forbidden(client: TestClient) -> None:

@@ -141,10 +141,15 @@ def train(
         train_part, _, result = split_and_evaluate(dataset, settings)
         guard = guardrail(result, settings.model, settings.guard_metric)
         bar.advance("fit on all data" if settings.refit_on_all else "refit on train")
-        final = build_model(settings.model, settings.config)
+        evaluated = result.models[settings.model]
+        # the config evaluated (fields left unset were chosen on the train part): the final
+        # model is the one the metrics describe, and the choice is not paid for twice
+        final = build_model(settings.model, evaluated.config)
         final.fit(dataset if settings.refit_on_all else train_part)
-        calibration = result.models[settings.model].calibration
+        calibration = evaluated.calibration
         servable = final.export()
+        if evaluated.auto_choice is not None:
+            servable.metadata["auto_config"] = evaluated.auto_choice
         if calibration is not None:  # what a listed offer's probability means, fitted on the split
             servable.metadata["calibration"] = calibration.calibration.to_metadata()
         bar.advance("logging to MLflow")

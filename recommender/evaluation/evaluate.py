@@ -51,6 +51,8 @@ class ModelEvaluation:
     #: The model alone (no boosts, no quota).
     model_only: dict[str, float] = field(default_factory=dict)
     calibration: CalibrationFit | None = None
+    #: How unset config fields were chosen on validation (``Recommender.auto_choice``).
+    auto_choice: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +231,7 @@ def evaluate_split(
             recommendations=served.items,
             model_only=compute_metrics(plain.items, truth, k, cutoffs=CUTOFFS, **metric_args),
             calibration=fit_calibration(z, taken, horizon=horizon, seed=seed),
+            auto_choice=model.auto_choice,
         )
     return result
 

@@ -78,6 +78,11 @@ class Recommender(abc.ABC):
 
     _auto: dict[str, Any] | None = None
 
+    @property
+    def auto_choice(self) -> dict[str, Any] | None:
+        """How the unset config fields were chosen on validation (None: none were unset)."""
+        return self._auto
+
     def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
         """Candidates of the config fields chosen on validation when unset (first: fallback)."""
         return {}

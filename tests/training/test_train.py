@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from feature_store.offline import OfflineStore
 from tests.training.conftest import make_tables
 from training.cli.main import app
+from training.registry import load_servable
 from training.tracking import resolve, use
 from training.train import TrainingDataError, TrainSettings, train
 
@@ -114,6 +116,30 @@ def test_same_data_config_and_seed_give_the_same_metrics(store_dir: Path) -> Non
         k: v for k, v in second.metrics.items() if k not in drop
     }
     assert (first.version, second.version) == ("1", "2")
+
+
+def test_unset_config_is_chosen_once_and_the_final_model_keeps_it(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import recommender.models.auto as auto
+
+    calls: list[str] = []
+    real = auto.choose
+
+    def counted(model: Any, dataset: Any, grid: Any) -> Any:
+        calls.append(model.name)
+        return real(model, dataset, grid)
+
+    monkeypatch.setattr(auto, "choose", counted)
+    result = train(TrainSettings(model="ease"), store_dir, show_progress=False)
+    assert calls == ["ease"]  # on the train part of the split only, not again on all data
+    chosen = result.config
+    assert chosen["l2"] is not None and chosen["dropout"] is not None
+    servable = load_servable(NAME, result.version, resolve(store_dir).tracking_uri)[0]
+    assert servable.metadata["config"] == chosen
+    assert servable.metadata["auto_config"]["chosen"] == {
+        k: chosen[k] for k in servable.metadata["auto_config"]["chosen"]
+    }
 
 
 @pytest.mark.parametrize(

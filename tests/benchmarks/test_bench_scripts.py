@@ -51,3 +51,19 @@ def test_bench_cli_reports_the_three_commands() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for label in ("recsys --help", "recsys train --help", "recsys models --data-dir <empty>"):
         assert label in done.stdout
+
+
+def test_bench_loop_times_train_evaluate_and_models() -> None:
+    """A small portfolio (COIL 2000 when present, else generated) through the same steps."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_loop.py", "--clients", "400",
+         "--models", "ease,popularity", "--no-check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    for label in ("recsys train --model ease", "split, fit and evaluate", "recsys evaluate"):
+        assert label in done.stdout

@@ -100,7 +100,7 @@ def log_evaluation(result: EvaluationResult, model: str) -> dict[str, float]:
     metrics = evaluation_metrics(result, model)
     mlflow.log_metrics(metrics)
     with tempfile.TemporaryDirectory(prefix="recsys-report-") as tmp:
-        write_report(result, tmp)
+        write_report(result, tmp, models=[model])
         mlflow.log_artifacts(tmp, "evaluation")
     return metrics
 

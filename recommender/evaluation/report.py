@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,19 @@ def report_dict(result: EvaluationResult) -> dict[str, Any]:
     )
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
-    """Write report.json, topk_<model>.csv and the PNGs into ``out_dir``; return the paths."""
+def write_report(
+    result: EvaluationResult, out_dir: str | Path, models: Collection[str] | None = None
+) -> list[Path]:
+    """Write report.json, the comparison chart and, per model of ``models`` (default: all),
+    topk_<model>.csv and its PNGs into ``out_dir``; return the paths. Every model stays in the
+    JSON and the comparison (a training run charts its own model, not the baselines)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "report.json"]
     written[0].write_text(json.dumps(report_dict(result), indent=2))
     for name in result.models:
+        if models is not None and name not in models:
+            continue
         csv = out / f"topk_{name}.csv"
         result.top_k(name).to_csv(csv, index=False)
         written.append(csv)

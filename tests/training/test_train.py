@@ -82,6 +82,9 @@ def test_run_artifacts_hold_report_plots_fingerprint_and_no_pickle(
     artifacts = root / "mlflow" / "artifacts"
     names = {p.name for p in artifacts.rglob("*") if p.is_file()}
     assert {"report.json", "comparison.png", "fingerprint.json", "arrays.npz"} <= names
+    # the trained model's charts; the baselines are in report.json and the comparison only
+    assert {"metrics_ease.png", "heatmap_ease.png", "topk_ease.csv"} <= names
+    assert not [n for n in names if n.endswith("_popularity.png")]
     assert {"manifest.json", "clients.npz", "MLmodel"} <= names
     assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
     mlmodel = next(artifacts.rglob("MLmodel")).read_text()

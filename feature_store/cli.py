@@ -6,8 +6,13 @@ The stores (pandas, redis) are imported inside the commands, so ``--help`` stays
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import signal
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +34,18 @@ DataDir = Annotated[
 
 #: ``feature_store.flush.DEFAULT_CONSUMER`` (that module loads pandas and redis; a test checks).
 DEFAULT_CONSUMER = "flusher-1"
+#: ``feature_store.flush_lease.DEFAULT_TTL_S`` (a test checks that the two stay equal).
+DEFAULT_LEASE_S = 5.0
+#: Console width when stdout is not a terminal: no table column is cut.
+PIPE_WIDTH = 1000
+
+
+class ListFormat(StrEnum):
+    """How a listing prints: a table for people, JSON or CSV (on stdout) for programs."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
 
 
 def _settings(data_dir: Path | None) -> OnlineStoreSettings:
@@ -118,15 +135,27 @@ def flush_command(
         bool, typer.Option("--once", hidden=True, help="The default: stop when drained.")
     ] = False,
     consumer: Annotated[str, typer.Option(help="Consumer name in the group.")] = DEFAULT_CONSUMER,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            "--lease-s",
+            min=0.1,
+            help="Seconds the flush lease outlives a flusher that dies; another flusher "
+            "waits that long before it takes over.",
+        ),
+    ] = DEFAULT_LEASE_S,
 ) -> None:
     """Move events from the Redis Stream into Parquet (at-least-once + dedupe by event id).
 
     One pass by default: flush what the stream holds, then exit (for cron or a one-shot job);
-    --follow keeps flushing until stopped.
+    --follow keeps flushing until stopped. One flusher writes at a time (a lease in Redis):
+    a second one-pass run leaves the stream to the running one, a second daemon stands by.
+    Entries that cannot be written go to the dead-letter stream (`recsys events dead-letters`).
     """
     from feature_store.embedded import open_store
     from feature_store.errors import FeatureStoreError
     from feature_store.flush import PAUSE_ENV, Flusher
+    from feature_store.flush_lease import LeaseLostError
     from feature_store.offline import OfflineStore
 
     if once and follow:
@@ -142,21 +171,84 @@ def flush_command(
             batch=batch,
             consumer=consumer,
             pause_after_write_s=pause,
+            lease_ttl_s=lease_s,
         )
         if follow:
             console.print(f"flushing {settings.display_url} -> Parquet (Ctrl-C to stop)")
             flusher.run_forever(should_stop=lambda: bool(stopping))
         else:
             flusher.run_once()
-    except FeatureStoreError as exc:
+    except (FeatureStoreError, LeaseLostError) as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
         pass
     report = flusher.report
+    if report.lease_holder is not None:
+        console.print(
+            f"another flusher ({report.lease_holder}) holds the flush lease and is flushing "
+            "the stream; this run flushed nothing",
+            soft_wrap=True,
+        )
+    if report.dead_lettered:
+        console.print(
+            f"[yellow]{report.dead_lettered:,} entries could not be written[/yellow]: "
+            "see `recsys events dead-letters`",
+            soft_wrap=True,
+        )
     typer.echo(
         f"flushed {report.written:,} events ({report.duplicates:,} duplicates skipped, "
         f"{report.dead_lettered:,} dead-lettered) in {report.batches:,} batches"
     )
+
+
+@events_app.command("dead-letters")
+def dead_letters_command(
+    data_dir: DataDir = None,
+    limit: Annotated[
+        int, typer.Option(min=1, help="List at most this many, oldest first.")
+    ] = 1_000,
+    fmt: Annotated[
+        ListFormat,
+        typer.Option("--format", case_sensitive=False, help="table, json or csv (on stdout)."),
+    ] = ListFormat.TABLE,
+) -> None:
+    """List the stream entries the flusher could not write, with the error and their id."""
+    from feature_store.dead_letters import DeadLetters
+    from feature_store.embedded import open_store
+    from feature_store.errors import FeatureStoreError
+
+    try:
+        letters = DeadLetters(open_store(_settings(data_dir)))
+        total, rows = letters.count(), [letter.as_row() for letter in letters.list(limit)]
+    except FeatureStoreError as exc:
+        raise _fail(exc) from None
+    if fmt is ListFormat.JSON:
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt is ListFormat.CSV:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(_DEAD_LETTER_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, "fields": json.dumps(row["fields"])} for row in rows)
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        _print_dead_letters(rows, total)
+
+
+_DEAD_LETTER_COLUMNS = ("entry_id", "field", "error", "dead_lettered_at", "fields")
+
+
+def _print_dead_letters(rows: list[dict[str, Any]], total: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(*_DEAD_LETTER_COLUMNS)
+    for row in rows:
+        cells = {**row, "field": row["field"] or "", "fields": json.dumps(row["fields"])}
+        table.add_row(*(Text(cells[c]) for c in _DEAD_LETTER_COLUMNS))  # no markup: raw input
+    width = None if sys.stdout.isatty() else PIPE_WIDTH  # rich cuts columns at 80 in a pipe
+    Console(width=width).print(table)
+    shown = f" ({len(rows):,} shown)" if len(rows) < total else ""
+    typer.echo(f"{total:,} dead letters{shown}")
 
 
 def _standalone() -> typer.Typer:

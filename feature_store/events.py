@@ -36,10 +36,17 @@ class LiveEventType(StrEnum):
 
 
 _Id = Field(min_length=1, max_length=128)
+#: The largest ``position`` (a Parquet int64 column).
+MAX_POSITION = 2**63 - 1
 
 
 class EventRecord(BaseModel):
-    """One event about one item: the unit stored in the stream and in Parquet."""
+    """One event about one item: the unit stored in the stream and in Parquet.
+
+    Its bounds are what the Parquet event log can hold (``recommender.schema``'s ``events``
+    table, 64-bit integers, UTC timestamps), so a record that validates can be flushed: the
+    flusher validates each stream entry with this model and dead-letters the ones that fail.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,12 +55,27 @@ class EventRecord(BaseModel):
     item_id: str
     event_type: LiveEventType
     timestamp: datetime
-    value: float = 1.0
+    value: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     request_id: str | None = None
-    propensity: float | None = None
-    position: int | None = None
+    propensity: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
     experiment: str | None = None
     variant: str | None = None
+
+    @field_validator("event_id", "client_id", "item_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")  # Parquet's id columns read it as missing
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
 
     def ownership(self) -> OwnedChange | None:
         """How this event changes the owned set, if at all."""
@@ -133,8 +155,8 @@ class EventIn(BaseModel):
     @field_validator("positions")
     @classmethod
     def _ranks(cls, values: list[int] | None) -> list[int] | None:
-        if values is not None and any(p < 0 for p in values):
-            raise ValueError("each position must be >= 0")
+        if values is not None and any(not 0 <= p <= MAX_POSITION for p in values):
+            raise ValueError(f"each position must be in [0, {MAX_POSITION}]")
         return values
 
     @model_validator(mode="after")

@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from feature_store.events import EventIn, EventLog
+from feature_store.flush_lease import lease_key
 from feature_store.materialize import materialize
 from feature_store.offline import OfflineStore
 from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
+from tests.feature_store.flushing import start_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +88,34 @@ def test_once_and_follow_exclude_each_other(settings: OnlineStoreSettings) -> No
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2
     assert "--follow" in output
+
+
+@pytest.mark.parametrize("socket_timeout", [None, "0.3"])
+def test_an_idle_daemon_does_not_report_a_healthy_redis_as_down(
+    settings: OnlineStoreSettings, store: RedisOnlineStore, socket_timeout: str | None
+) -> None:
+    """Its blocking read ends before the socket timeout (it used to race it and lose)."""
+    env = {} if socket_timeout is None else {"RECSYS_SOCKET_TIMEOUT_S": socket_timeout}
+    process = start_cli(settings, "events", "flush", "--follow", env=env)
+    try:
+        while not store.redis.exists(lease_key(store)):  # it is in its loop
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(0.05)
+        time.sleep(4)  # several blocking reads on an empty stream
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "flushed 0 events" in output
+    assert "waiting for Redis" not in output
+    assert "Timeout" not in output
+
+
+def test_the_cli_default_lease_is_the_flushers() -> None:
+    from feature_store.cli import DEFAULT_LEASE_S
+    from feature_store.flush_lease import DEFAULT_TTL_S
+
+    assert DEFAULT_LEASE_S == DEFAULT_TTL_S

@@ -74,7 +74,11 @@ def test_unread_entries_are_never_trimmed(store: RedisOnlineStore, offline: Offl
     _post(store, 4)
     flusher = Flusher(store, offline, batch=2)
     flusher.ensure_group()
-    flusher._drain(lambda: flusher._read(">"), until_empty=False)  # one batch only
+    assert flusher.lease.acquire()
+    try:
+        flusher._drain(lambda: flusher._read(">"), until_empty=False)  # one batch only
+    finally:
+        flusher.lease.release()
     assert EventLog(store).length() == 2
 
 

@@ -52,6 +52,15 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
+def key_id(key: str) -> str:
+    """A short name of a key for web sessions to refer to it: derived, never usable as the key.
+
+    A session remembers the ``key_id`` it was opened with, so replacing or removing a key
+    ends the sessions opened with it (``KeyRing.by_key_id`` no longer finds it).
+    """
+    return hashlib.sha256(b"recsys-session-key-id:" + key.encode()).hexdigest()[:32]
+
+
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": API_KEY_HEADER}
@@ -64,13 +73,26 @@ class KeyRing:
     def __init__(self, settings: ServingSettings) -> None:
         self.cabinet_open = settings.cabinet_key is None
         self._by_digest: dict[bytes, Principal] = {}
+        self._by_key_id: dict[str, Principal] = {}
         admin = settings.admin_key.get_secret_value()
         if admin:
-            self._by_digest[_digest(admin)] = Principal("admin")
+            self._add(admin, Principal("admin"))
         for manager_id, key in settings.manager_keys.items():
-            self._by_digest[_digest(key.get_secret_value())] = Principal("manager", manager_id)
+            self._add(key.get_secret_value(), Principal("manager", manager_id))
         if settings.cabinet_key is not None:
-            self._by_digest[_digest(settings.cabinet_key.get_secret_value())] = Principal("cabinet")
+            self._add(settings.cabinet_key.get_secret_value(), Principal("cabinet"))
+
+    def _add(self, key: str, principal: Principal) -> None:
+        self._by_digest[_digest(key)] = principal
+        self._by_key_id[key_id(key)] = principal
+
+    def knows(self, key: str) -> bool:
+        """Whether ``key`` is one of the configured keys."""
+        return _digest(key) in self._by_digest
+
+    def by_key_id(self, name: str) -> Principal | None:
+        """The principal of the key named ``name`` (see ``key_id``), if it is still configured."""
+        return self._by_key_id.get(name)
 
     def identify(self, key: str | None) -> Principal:
         """The principal of ``key``; anonymous for none; 401 for a key that is not known."""

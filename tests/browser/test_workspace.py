@@ -22,12 +22,21 @@ SCREENSHOT_DIR = os.environ.get("RECSYS_SCREENSHOT_DIR")
 def page(browser: Browser, site: Site) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = context.new_page()
+    page.on("console", lambda message: _console(page).append(message.text))
     page.goto(f"{site.url}/managers/{site.manager_id}")
     page.get_by_label("API key").fill(site.manager_key)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_selector("#nbo")
     yield page
     context.close()
+
+
+def _console(page: Page) -> list[str]:
+    """What the page logged to the console (Chromium reports CSP violations there)."""
+    if not hasattr(page, "_recsys_console"):
+        page._recsys_console = []  # type: ignore[attr-defined]
+    logged: list[str] = page._recsys_console  # type: ignore[attr-defined]
+    return logged
 
 
 def _clients(page: Page) -> list[str]:
@@ -57,8 +66,38 @@ def test_probabilities_are_calibrated_and_explained(page: Page) -> None:
     assert len(set(p)) > 1
 
 
-def test_key_cookie_is_invisible_to_scripts(page: Page) -> None:
-    assert "recsys_key" not in page.evaluate("document.cookie")
+def test_the_session_cookie_is_invisible_to_scripts_and_holds_no_key(
+    page: Page, site: Site
+) -> None:
+    assert "recsys_session" not in page.evaluate("document.cookie")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert (
+        cookies["recsys_session"]["httpOnly"] and cookies["recsys_session"]["sameSite"] == "Strict"
+    )
+    assert all(site.manager_key not in c["value"] for c in cookies.values())
+
+
+def test_pages_work_under_their_content_security_policy(page: Page) -> None:
+    """The CSP allows the pages' own CSS and script: no violation, the script runs, styles apply."""
+    response = page.reload()
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert page.evaluate("getComputedStyle(document.querySelector('header.top')).display") == "flex"
+    page.get_by_label("Offers per client").select_option("1")  # filters.js submits on change
+    page.wait_for_url("**k=1**")
+    first = _clients(page)[0]
+    page.locator(f'#nbo tr[data-client="{first}"] a').first.click()
+    page.wait_for_selector("#client-title")
+    violations = [m for m in _console(page) if "Content Security Policy" in m]
+    assert not violations, violations
+
+
+def test_log_out_ends_the_session(page: Page, site: Site) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{site.url}/managers/{site.manager_id}")
+    assert "/login?next=" in page.url
 
 
 def test_kind_filter_changes_the_list(page: Page) -> None:

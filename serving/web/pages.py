@@ -33,6 +33,7 @@ from serving.web.csrf import (
     tokens_match,
     well_formed,
 )
+from serving.web.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE_S, page_language
 from serving.web.portfolio import PROFILE_COLUMNS, Filters, client_view, manager_view
 from serving.web.sessions import SESSION_COOKIE
 from serving.web.views import KINDS, FiltersDep, client_rows, templates
@@ -70,6 +71,23 @@ def _login_page(
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/login",
+    )
+    return response
+
+
+@router.get("/language/{code}")
+def switch_language(
+    request: Request, code: Annotated[str, Path(pattern="^(ru|en)$")], next: str | None = None
+) -> RedirectResponse:
+    """The header's language switch: remember the choice in a cookie, back to the page."""
+    response = RedirectResponse(safe_next(next) or "/", status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=LANGUAGE_COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
     )
     return response
 
@@ -219,7 +237,8 @@ def client_page(
     members = store.clients_of_manager(manager_id)
     if members is not None and client_id not in members:
         raise forbid_client(client_id)
-    view = client_view(model, store, client_id, Filters(k=10), ranking_policy(settings))
+    filters = Filters(k=10, language=page_language(request))
+    view = client_view(model, store, client_id, filters, ranking_policy(settings))
     row = client_rows(view)[0]
     record = view.frame.iloc[0]
     profile = [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]

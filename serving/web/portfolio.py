@@ -14,6 +14,7 @@ import pandas as pd
 
 from recommender.nbo import NboResult, compute_nbo, portfolio_block
 from recommender.nbo_table import nbo_frame
+from recommender.phrases import DEFAULT_LANGUAGE, Language, Speaker
 from recommender.ranking import RankingPolicy
 from serving.model_holder import LoadedModel
 from serving.recommend import StoreRequiredError
@@ -29,6 +30,8 @@ class Filters:
     kind: str | None = None
     industry: str | None = None
     k: int = 3
+    #: The language of the reasons (the page's, or the export request's).
+    language: Language = DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def _view(
     names = catalog_names(model, store)
     rules = policy.rules(filters.k, [filters.kind] if filters.kind else None)
     block = portfolio_block(clients, owned, model.ranking)
-    result = compute_nbo(model.ranking, block, policy, rules, names=names)
+    speaker = Speaker(filters.language, "manager")
+    result = compute_nbo(model.ranking, block, policy, rules, names=names, speaker=speaker)
     held: dict[str, list[str]] = {}
     for client_id, item_id in owned.itertuples(index=False):
         held.setdefault(str(client_id), []).append(names.get(str(item_id), str(item_id)))

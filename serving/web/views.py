@@ -1,5 +1,6 @@
 """What the templates show: rows built from the NBO table, filters read from the query, and
-the Jinja2 environment (package templates, money formatting)."""
+the Jinja2 environment (package templates, money formatting, the page's language:
+``serving.web.i18n``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.templating import Jinja2Templates
 
 from recommender.domain import ItemKind
 from recommender.loyalty import TierProgress, tier_progress
-from recommender.ranking.calibration import Calibration
+from serving.web.i18n import language_context, money, page_language
 from serving.web.portfolio import Filters, ManagerView
 
 HERE = Path(__file__).parent
@@ -21,36 +22,8 @@ KINDS: tuple[str, ...] = tuple(k.value for k in ItemKind)
 MAX_K = 10
 
 
-#: The catalogue's currency (prices and expected values are in it).
-CURRENCY = "₽"
-
-
-def money(value: float) -> str:
-    """Whole currency units with thin grouping and the currency: 1 234 567 ₽."""
-    return f"{value:,.0f}".replace(",", "\u202f") + f"\u00a0{CURRENCY}"
-
-
-def probability_note(calibration: Calibration) -> str:
-    """What p and EV on the pages mean, for the model that produced them."""
-    if not calibration.calibrated:
-        return (
-            "p is a relative score, not a probability: this model version was trained "
-            "without calibration (retrain it to get calibrated probabilities). "
-            f"EV = price × margin × p, in {CURRENCY}."
-        )
-    quality = dict(calibration.quality)
-    brier = quality.get("brier")
-    judged = f" (held-out Brier score {brier:.3f})" if brier is not None else ""
-    return (
-        f"p is the probability that the client takes the offer ({calibration.horizon}), "
-        f"calibrated on held-out clients{judged}. EV (expected value) = price × margin × p, "
-        f"in {CURRENCY}; a client's opportunity is the sum over its offers."
-    )
-
-
-templates = Jinja2Templates(directory=HERE / "templates")
+templates = Jinja2Templates(directory=HERE / "templates", context_processors=[language_context])
 templates.env.globals["money"] = money
-templates.env.globals["probability_note"] = probability_note
 
 
 @dataclass(frozen=True)
@@ -113,6 +86,7 @@ def client_rows(view: ManagerView) -> list[ClientRow]:
 
 
 def _filters(
+    request: Request,
     kind: Annotated[str | None, Query(max_length=16, description="tariff, course or addon")] = None,
     industry: Annotated[str | None, Query(max_length=64)] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="Offers per client")] = 3,
@@ -131,7 +105,7 @@ def _filters(
                 }
             ],
         )
-    return Filters(kind=kind, industry=industry or None, k=k)
+    return Filters(kind=kind, industry=industry or None, k=k, language=page_language(request))
 
 
 FiltersDep = Annotated[Filters, Depends(_filters)]

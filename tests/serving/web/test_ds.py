@@ -23,12 +23,14 @@ def test_ds_page_needs_the_admin_key(client: TestClient) -> None:
 
 
 def test_models_per_alias_without_registry_metrics(client: TestClient) -> None:
-    page = client.get("/ds", headers=admin())
+    page = client.get("/ds", headers={**admin(), "Accept-Language": "en"})
     assert page.status_code == 200
     assert "champion" in page.text
     assert "als:" in page.text  # the served label
     assert "not available" in page.text  # a directory bundle has no MLflow run
     assert "No experiment is running." in page.text
+    russian = client.get("/ds", headers=admin()).text  # the default language
+    assert "Экспериментов нет." in russian and "Офлайн-метрик нет" in russian
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_running_experiment_shows_report_and_png(with_experiment: ServingSetting
         assert page.status_code == 200
         assert 'id="experiment-nbo-test"' in page.text
         assert "treatment" in page.text
-        assert "relative uplift" in page.text
+        assert "относительный прирост" in page.text
         png = client.get("/ds/experiments/nbo-test/uplift.png", headers=admin())
         assert png.status_code == 200
         assert png.headers["content-type"] == "image/png"

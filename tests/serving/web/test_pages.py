@@ -35,7 +35,7 @@ def test_login_sets_httponly_cookie_and_opens_own_page(client: TestClient) -> No
     assert "SameSite=strict" in cookie
     page = client.get("/managers/m001")
     assert page.status_code == 200
-    assert "Next-best offers for manager m001" in page.text
+    assert "Лучшие предложения для клиентов менеджера m001" in page.text
 
 
 def test_wrong_key_is_refused_and_not_echoed(client: TestClient) -> None:
@@ -78,7 +78,7 @@ def test_industry_filter_keeps_only_that_industry(client: TestClient) -> None:
     page = client.get("/managers/m001?industry=government", headers=manager("m001"))
     rows = nbo_rows(page.text)
     assert len(rows) > 0
-    assert all("government" in cells[0] for _, cells in rows)
+    assert all("госсектор" in cells[0] for _, cells in rows)  # the industry, in Russian
     assert len(rows) < len(_manager_clients("m001"))
 
 
@@ -121,8 +121,14 @@ def test_export_needs_a_key_and_respects_portfolios(client: TestClient) -> None:
 def test_client_detail(client: TestClient) -> None:
     page = client.get("/managers/m001/clients/c000", headers=manager("m001"))
     assert page.status_code == 200
-    assert "Client c000" in page.text
-    assert "Owned offers" in page.text
+    assert "Клиент c000" in page.text
+    assert "Подключено" in page.text
+    assert "Отрасль" in page.text and "industry" not in page.text.split("<main>")[1]  # labels
+    english = client.get(
+        "/managers/m001/clients/c000", headers={**manager("m001"), "Accept-Language": "en"}
+    )
+    assert "Client c000" in english.text and "Owned offers" in english.text
+    assert "Industry" in english.text
     assert client.get("/managers/m001/clients/c001", headers=manager("m001")).status_code == 403
 
 
@@ -132,3 +138,20 @@ def test_export_file_name_is_header_safe_for_any_manager_id(client: TestClient) 
     disposition = response.headers["content-disposition"]
     assert 'filename="next-best-offers-_____.csv"' in disposition
     assert "filename*=UTF-8''next-best-offers-%C4%80%20" in disposition
+
+
+def test_language_switch_is_remembered_and_changes_reasons(client: TestClient) -> None:
+    page = client.get("/managers/m001", headers=manager("m001"))
+    assert '<html lang="ru">' in page.text and "пользуются" in page.text
+    switched = client.get(
+        "/language/en", params={"next": "/managers/m001?k=3"}, follow_redirects=False
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/managers/m001?k=3"
+    page = client.get("/managers/m001", headers=manager("m001"))  # the cookie is kept
+    assert '<html lang="en">' in page.text
+    assert "Next-best offers for manager m001" in page.text and "used by" in page.text
+    back = client.get("/language/ru", params={"next": "https://evil.example/"})
+    assert back.url.path == "/login" or back.url.host != "evil.example"
+    assert client.get("/language/de").status_code == 422
+    client.cookies.delete("recsys_lang")

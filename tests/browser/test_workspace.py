@@ -151,3 +151,29 @@ def test_no_horizontal_scrolling_at_1366(page: Page) -> None:
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert widths[0] <= widths[1], widths
+
+
+def test_russian_by_default_for_a_russian_browser_and_the_switch(
+    browser: Browser, site: Site
+) -> None:
+    context = browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    try:
+        page.goto(f"{site.url}/managers/{site.manager_id}")
+        page.get_by_label("API-ключ").fill(site.manager_key)
+        page.get_by_role("button", name="Войти").click()
+        page.wait_for_selector("#nbo")
+        assert page.locator("html").get_attribute("lang") == "ru"
+        assert "Лучшие предложения" in page.locator("h1").inner_text()
+        note = page.locator("#probability-note").inner_text()
+        assert "вероятность" in note and "цена × маржа × p" in note
+        reasons = " ".join(page.locator("#nbo .reasons").all_inner_texts())
+        assert "пользуются" in reasons
+        page.locator("#language-en").click()
+        page.wait_for_selector("html[lang=en]")
+        assert "Next-best offers" in page.locator("h1").inner_text()
+        assert "used by" in " ".join(page.locator("#nbo .reasons").all_inner_texts())
+        page.reload()  # the choice is remembered
+        assert page.locator("html").get_attribute("lang") == "en"
+    finally:
+        context.close()

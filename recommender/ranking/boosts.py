@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.domain import LOYALTY_TIERS
-from recommender.loyalty import TIER_THRESHOLDS
+from recommender.loyalty import PROFI_TIERS, SERVICE_KINDS, TIER_THRESHOLDS
 from recommender.ranking.clients import ClientBlock
 from recommender.ranking.model import RankingModel
 
@@ -75,3 +75,58 @@ def total_units(boosts: Sequence[Boost], model: RankingModel, block: ClientBlock
         units = boost.units(model, block)
         total = units if total is None else total + units
     return np.zeros(0) if total is None else total
+
+
+@dataclass(frozen=True)
+class ProfiBoost(Boost):
+    """The "Profi" programme (``recommender.loyalty``): for a client below the top tier, an
+    offer that adds a service in use (a tariff of a family it does not hold, or an add-on)
+    gets ``weight * min(1 / needed, 1)``, ``needed`` being the services still missing for the
+    next tier: an offer that brings the client to the next tier gets the whole weight."""
+
+    weight: float
+    #: The fewest services of each tier, in tier order (the values of ``PROFI_TIERS``).
+    thresholds: tuple[int, ...] = tuple(PROFI_TIERS.values())
+
+    def units(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        needed = self.needed(model, block)
+        if not np.any(needed > 0):
+            return np.zeros(model.n_items)
+        adds = self.adds_a_service(model, block)
+        share = np.divide(1.0, needed, out=np.zeros_like(needed), where=needed > 0)
+        return self.weight * np.where(adds, np.minimum(share, 1.0)[:, None], 0.0)
+
+    def services(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """Services each client uses now (owned offers of a ``SERVICE_KINDS`` kind)."""
+        is_service = _service_mask(model)
+        counted = np.append(is_service[block.owned_indices].astype(np.float64), 0.0)
+        total = np.add.reduceat(counted, block.owned_indptr[:-1])
+        return np.where(block.owned_counts > 0, total, 0.0)
+
+    def needed(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """Services each client still misses for its next tier (0 at the top)."""
+        services = self.services(model, block)
+        thresholds = np.asarray(self.thresholds, dtype=np.float64)
+        position = np.maximum(np.searchsorted(thresholds, services, side="right") - 1, 0)
+        top = len(thresholds) - 1
+        target = thresholds[np.minimum(position + 1, top)]
+        return np.where(position < top, np.maximum(target - services, 0.0), 0.0)
+
+    @staticmethod
+    def adds_a_service(model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """(n, n_items): the offer would be one more service in use for the client."""
+        is_service = _service_mask(model)
+        family = np.asarray(model.servable.catalog.family, dtype=np.int64).reshape(-1)
+        n_families = int(family.max()) + 1 if len(family) else 0
+        rows = np.repeat(np.arange(len(block)), block.owned_counts)
+        owned = np.zeros((len(block), model.n_items), dtype=bool)
+        owned[rows, block.owned_indices] = True
+        held = np.zeros((len(block), max(n_families, 1)), dtype=bool)
+        in_family = family[block.owned_indices] >= 0
+        held[rows[in_family], family[block.owned_indices][in_family]] = True
+        family_held = np.where(family[None, :] >= 0, held[:, np.maximum(family, 0)], False)
+        return is_service[None, :] & ~owned & ~family_held
+
+
+def _service_mask(model: RankingModel) -> np.ndarray:
+    return np.asarray([kind in SERVICE_KINDS for kind in model.kinds], dtype=bool)

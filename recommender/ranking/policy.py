@@ -17,13 +17,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.loyalty import PROFI_TIERS, check_profi_tiers
 from recommender.ranking.arith import chosen_z, row_stats
-from recommender.ranking.boosts import Boost, MarginBoost, TierProgressBoost, total_units
+from recommender.ranking.boosts import (
+    Boost,
+    MarginBoost,
+    ProfiBoost,
+    TierProgressBoost,
+    total_units,
+)
 from recommender.ranking.clients import ClientBlock
 from recommender.ranking.model import RankingModel
 from recommender.ranking.rules import RankingRules
@@ -43,6 +51,16 @@ class PolicySettings(BaseSettings):
     max_per_kind: int = Field(default=0, ge=0, description="Diversity quota (0: none).")
     margin_boost: float = Field(default=0.05, ge=0, le=10)
     loyalty_boost: float = Field(default=0.05, ge=0, le=10)
+    #: Which loyalty programme ``loyalty_boost`` serves: "profi" (tiers by services in use,
+    #: ``ProfiBoost``) or "spend" (tiers by yearly spend, ``TierProgressBoost``).
+    loyalty_programme: Literal["profi", "spend"] = "profi"
+    #: The "Profi" tiers: the fewest services in use of each, in order (JSON in the environment).
+    profi_thresholds: dict[str, int] = Field(default_factory=lambda: dict(PROFI_TIERS))
+
+    @field_validator("profi_thresholds")
+    @classmethod
+    def _valid_tiers(cls, value: dict[str, int]) -> dict[str, int]:
+        return check_profi_tiers(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +114,9 @@ class RankingPolicy:
         boosts: list[Boost] = []
         if s.margin_boost > 0:
             boosts.append(MarginBoost(s.margin_boost))
-        if s.loyalty_boost > 0:
+        if s.loyalty_boost > 0 and s.loyalty_programme == "profi":
+            boosts.append(ProfiBoost(s.loyalty_boost, tuple(s.profi_thresholds.values())))
+        elif s.loyalty_boost > 0:
             boosts.append(TierProgressBoost(s.loyalty_boost))
         return cls(s.default_k, s.max_per_kind, tuple(boosts))
 

@@ -3,7 +3,8 @@
 ``generate(SyntheticConfig(n_clients=500, seed=42))`` returns a ``SyntheticData`` with the
 ``items``, ``clients`` and ``interactions`` frames; ``iter_chunks`` and ``write_tables`` stream
 millions of clients to CSV or Parquet. The generative story is told in ``adoption`` and
-``lifecycle``; its parameters live in ``story`` and the catalog in ``catalog``.
+``lifecycle``, who leaves and why in ``churn``; the parameters live in ``story`` and the
+catalog in ``catalog``.
 """
 
 from recommender.synthetic.catalog import OFFERS, catalog_frame

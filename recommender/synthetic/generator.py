@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from recommender.domain import INTERACTION_COLUMNS
 from recommender.synthetic.adoption import adopt
 from recommender.synthetic.catalog import catalog_frame
+from recommender.synthetic.churn import draw_churn, drop_after_churn
 from recommender.synthetic.clients import client_ids, clients_frame, draw_clients
 from recommender.synthetic.lifecycle import EVENT_CODES, build_events
 from recommender.synthetic.offers import offer_arrays
@@ -88,7 +89,11 @@ def chunk_frames(config: SyntheticConfig, chunk: int) -> tuple[pd.DataFrame, pd.
     offers = offer_arrays()
     clients = draw_clients(rng, first, n, config.n_clients, config.window_days)
     adopted = adopt(rng, clients, offers, config.window_days)
-    buffer = build_events(rng, clients, offers, adopted, config.window_days)
+    # the churn story draws from its own stream: the adoptions stay what they were without it
+    churn_rng = np.random.default_rng(np.random.SeedSequence([config.seed, chunk, 1]))
+    plan = draw_churn(churn_rng, clients, offers, adopted, config.window_days)
+    drop_after_churn(adopted, plan)
+    buffer = build_events(rng, clients, offers, adopted, config.window_days, plan)
     row, item, code, second, value = buffer.arrays()
 
     # Build string columns in Arrow: much faster than Python strings at millions of rows.

@@ -1,11 +1,13 @@
 """Tariff lifecycles and the event rows of one chunk.
 
 A tariff starts (``subscription_start``), renews every ``BILLING_PERIOD_DAYS`` and at each
-renewal date may instead be cancelled (churn falls with loyalty) or upgraded to the next tier of
-its family (a ``cancellation`` of the old tier, then a ``subscription_start`` of the new one a
-minute later), so a client never holds two tariffs of one family at once. Add-ons that require a
-tariff are bought while that tariff is active. Around it all: views before adoptions and while
-browsing, usage of active tariffs, completions of courses.
+renewal date may instead be cancelled (a single service dropped; falls with loyalty) or moved
+one tier up or down its family (a ``cancellation`` of the old tier, then a
+``subscription_start`` of the new one a minute later), so a client never holds two tariffs of
+one family at once. A client that leaves (``churn.ChurnPlan``) cancels every tariff within two
+weeks of its leaving day. Add-ons that require a tariff are bought while that tariff is active.
+Around it all: views before adoptions and while browsing (never after leaving), usage of active
+tariffs (fading before a leaver leaves, dipping for some that stay), completions of courses.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from recommender.domain import EventType
 from recommender.synthetic import story
 from recommender.synthetic.adoption import NEVER, Adoptions
+from recommender.synthetic.churn import ChurnPlan, cancel_day
 from recommender.synthetic.clients import ClientChunk
 from recommender.synthetic.offers import OfferArrays
 
@@ -81,14 +84,16 @@ def build_events(
     offers: OfferArrays,
     adopted: Adoptions,
     window_days: float,
+    plan: ChurnPlan | None = None,
 ) -> EventBuffer:
-    """All events of a chunk; mutates ``adopted`` for upgrades and re-timed add-ons."""
+    """All events of a chunk; mutates ``adopted`` for tier moves and re-timed add-ons."""
     buffer = EventBuffer()
+    plan = plan if plan is not None else ChurnPlan.nobody(len(clients))
     seats = np.asarray(story.SIZE_SEATS)[clients.size]
     active_until = np.full(adopted.owned.shape, NEVER)
     for members in offers.families:
         _tariff_family(
-            rng, clients, offers, adopted, members, seats, active_until, buffer, window_days
+            rng, clients, offers, adopted, members, seats, active_until, buffer, window_days, plan
         )
     _retime_addons(rng, offers, adopted, active_until, window_days)
 
@@ -107,7 +112,7 @@ def build_events(
         row[finished], item[finished], COMPLETE, adopted.done[row, item][finished], certified
     )
 
-    _views(rng, clients, adopted, buffer, window_days)
+    _views(rng, clients, adopted, buffer, window_days, plan)
     return buffer
 
 
@@ -121,8 +126,9 @@ def _tariff_family(
     active_until: np.ndarray,
     buffer: EventBuffer,
     window_days: float,
+    plan: ChurnPlan,
 ) -> None:
-    """Start, renew, cancel or upgrade the tariffs of one family (loop over billing periods)."""
+    """Start, renew, cancel or move the tariffs of one family (loop over billing periods)."""
     held = adopted.owned[:, members]
     row = np.flatnonzero(held.any(axis=1))
     if not len(row):
@@ -133,10 +139,17 @@ def _tariff_family(
     buffer.add(row, members[position], START, first, payment[np.arange(len(row)), position])
     current_from = first.copy()
     active = np.ones(len(row), dtype=bool)
+    leave_at = cancel_day(rng, plan, row)  # NEVER for clients that stay
     cancel_p = np.asarray(story.CANCEL_PER_PERIOD)[clients.loyalty[row]]
+    idx = np.arange(len(row))
     period = 1
     while True:
         due = first + period * story.BILLING_PERIOD_DAYS
+        leaving = active & (leave_at < np.minimum(due, window_days))
+        when = np.maximum(leave_at, current_from + MINUTE)  # never before the tier started
+        _end(rng, row, members, position, current_from, when, leaving, seats, plan, buffer)
+        active_until[row[leaving], members[position[leaving]]] = when[leaving]
+        active &= ~leaving
         now = active & (due < window_days)
         if not now.any():
             break
@@ -148,8 +161,9 @@ def _tariff_family(
             & (draw < cancel_p + story.UPGRADE_PER_PERIOD)
             & (position < len(members) - 1)
         )
-        renew = now & ~cancel & ~upgrade
-        idx = np.arange(len(row))
+        down_p = np.where(plan.warned(row, due), story.DOWNGRADE_WARNED, story.DOWNGRADE_PER_PERIOD)
+        downgrade = now & ~cancel & ~upgrade & (rng.random(len(row)) < down_p) & (position > 0)
+        renew = now & ~cancel & ~upgrade & ~downgrade
         buffer.add(
             row[renew],
             members[position[renew]],
@@ -157,30 +171,22 @@ def _tariff_family(
             due[renew],
             payment[idx[renew], position[renew]],
         )
-        ending = cancel | upgrade
-        buffer.add(row[ending], members[position[ending]], CANCEL, due[ending], 1.0)
-        _usage(
-            rng,
-            row[ending],
-            members[position[ending]],
-            current_from[ending],
-            due[ending],
-            seats,
-            buffer,
-        )
+        ending = cancel | upgrade | downgrade
+        _end(rng, row, members, position, current_from, due, ending, seats, plan, buffer)
         active_until[row[ending], members[position[ending]]] = due[ending]
-        position = np.where(upgrade, position + 1, position)
-        up_item = members[position[upgrade]]
+        moved = upgrade | downgrade
+        position = position + upgrade - downgrade
+        new_item = members[position[moved]]
         buffer.add(
-            row[upgrade],
-            up_item,
+            row[moved],
+            new_item,
             START,
-            due[upgrade] + MINUTE,
-            payment[idx[upgrade], position[upgrade]],
+            due[moved] + MINUTE,
+            payment[idx[moved], position[moved]],
         )
-        adopted.owned[row[upgrade], up_item] = True
-        adopted.start[row[upgrade], up_item] = due[upgrade] + MINUTE
-        current_from = np.where(upgrade, due + MINUTE, current_from)
+        adopted.owned[row[moved], new_item] = True
+        adopted.start[row[moved], new_item] = due[moved] + MINUTE
+        current_from = np.where(moved, due + MINUTE, current_from)
         active &= ~cancel
         period += 1
     still = active
@@ -191,9 +197,28 @@ def _tariff_family(
         current_from[still],
         np.full(int(still.sum()), window_days),
         seats,
+        plan,
         buffer,
     )
     active_until[row[still], members[position[still]]] = window_days
+
+
+def _end(
+    rng: np.random.Generator,
+    row: np.ndarray,
+    members: np.ndarray,
+    position: np.ndarray,
+    current_from: np.ndarray,
+    when: np.ndarray,
+    ending: np.ndarray,
+    seats: np.ndarray,
+    plan: ChurnPlan,
+    buffer: EventBuffer,
+) -> None:
+    """Cancel the current tier of the ``ending`` rows at ``when``, with its usage until then."""
+    item = members[position[ending]]
+    buffer.add(row[ending], item, CANCEL, when[ending], 1.0)
+    _usage(rng, row[ending], item, current_from[ending], when[ending], seats, plan, buffer)
 
 
 def _usage(
@@ -203,14 +228,19 @@ def _usage(
     begin: np.ndarray,
     end: np.ndarray,
     seats: np.ndarray,
+    plan: ChurnPlan,
     buffer: EventBuffer,
 ) -> None:
-    """About one usage report per quarter of activity, value = units used (hours, GB)."""
-    count = np.minimum(rng.poisson(np.maximum(end - begin, 0.0) / 90.0), 8)
+    """About one usage report a month of activity, value = units used (hours, GB); while usage
+    fades or dips, values fall and reports thin out (``ChurnPlan.usage_factor``)."""
+    span = np.maximum(end - begin, 0.0)
+    count = np.minimum(rng.poisson(span / story.USAGE_REPORT_DAYS), 40)
     rows = np.repeat(np.arange(len(row)), count)
     day = begin[rows] + rng.uniform(MINUTE, 1.0, len(rows)) * (end[rows] - begin[rows] - MINUTE)
-    value = np.round(rng.lognormal(np.log(seats[row[rows]] + 1.0), 0.5), 1)
-    buffer.add(row[rows], item[rows], USAGE, day, value)
+    factor = plan.usage_factor(row[rows], day)
+    kept = rng.random(len(rows)) < 0.5 + 0.5 * factor
+    value = np.round(rng.lognormal(np.log(seats[row[rows]] + 1.0), 0.5) * factor, 1)
+    buffer.add(row[rows][kept], item[rows][kept], USAGE, day[kept], value[kept])
 
 
 def _retime_addons(
@@ -242,8 +272,10 @@ def _views(
     adopted: Adoptions,
     buffer: EventBuffer,
     window_days: float,
+    plan: ChurnPlan,
 ) -> None:
-    """Views before adoptions and browsing views of offers the client finds interesting."""
+    """Views before adoptions and browsing views of offers the client finds interesting, none
+    after the client left."""
     row, item = np.nonzero(adopted.owned)
     before = adopted.start[row, item] - rng.uniform(0.5, 14.0, len(row))
     keep = (rng.random(len(row)) < PRE_VIEW_P) & (before > clients.active_from[row])
@@ -258,4 +290,5 @@ def _views(
     row, item = np.nonzero((rank < count[:, None]) & np.isfinite(noisy))
     begin = clients.active_from[row]
     day = begin + rng.random(len(row)) * (window_days - begin)
-    buffer.add(row, item, VIEW, day, 1.0)
+    stayed = day < plan.churn_day[row]
+    buffer.add(row[stayed], item[stayed], VIEW, day[stayed], 1.0)

@@ -27,13 +27,22 @@ weeks after their source and with a probability scaled by the client's taste for
 * **prerequisite chains** - a completed course leads on to the course or certification that
   requires it. A target is only added when its prerequisites are met and its family is free.
 
+Churn (``churn``): who leaves and why. Each month a client leaves with a probability that is
+higher for a client using **one service** (lower from three on: the "Profi" clients), with
+**no course completed**, a low loyalty tier, small size, B2B, and in retail, construction and IT,
+times a personal frailty; about 28 % of tariff holders leave within a year. A leaver cancels all
+its tariffs within two weeks and adopts nothing more. Most leavers **fade** first (usage falls
+over 3-7 months, more downgrades at renewal); the others leave abruptly; and a quarter of the
+clients that stay go through a temporary dip of the same depth, so falling usage is evidence,
+not proof.
+
 Lifecycle (``lifecycle``): a course enrolment is completed with a probability rising with the
 learning propensity. A tariff starts, renews every 180 days and at each renewal may be
-cancelled (churn falls with loyalty: 10 % .. 3 % a period) or upgraded to the next tier (a
-cancellation, then the new tier's start a minute later), so a family never holds two active
-tariffs; add-ons that require a tariff are bought while it is active. Views precede half of the
-adoptions and clients browse a few offers they find interesting; active tariffs report usage
-about once a quarter.
+cancelled (a single service dropped: 5 % .. 1.5 % a period by loyalty), upgraded to the next
+tier or downgraded to the one below (a cancellation, then the new tier's start a minute later),
+so a family never holds two active tariffs; add-ons that require a tariff are bought while it
+is active. Views precede half of the adoptions and clients browse a few offers they find
+interesting; active tariffs report usage about once a month.
 
 Values: purchase = quantity (seats for licences, else 1); subscription_start and renewal = the
 period's payment in roubles; enrolment and completion = participants; usage = units used;
@@ -108,10 +117,37 @@ REGIONS: dict[str, float] = {
     "Ханты-Мансийский АО — Югра": 0.01,
 }  # fmt: skip
 CLIENTS_PER_MANAGER = 40
-#: Churn: cancellation probability per billing period of a tariff, by loyalty tier.
-CANCEL_PER_PERIOD: tuple[float, ...] = (0.10, 0.07, 0.045, 0.03)
+#: A single tariff dropped at a renewal (the client stays), by loyalty tier; whole-client
+#: churn is the ``CHURN_*`` hazard below (``recommender.synthetic.churn``).
+CANCEL_PER_PERIOD: tuple[float, ...] = (0.05, 0.035, 0.025, 0.015)
 UPGRADE_PER_PERIOD = 0.07
+#: A tariff moved one tier down at a renewal; far likelier while usage fades (ramp or dip).
+DOWNGRADE_PER_PERIOD = 0.03
+DOWNGRADE_WARNED = 0.30
 BILLING_PERIOD_DAYS = 180.0
+#: Usage reports of an active tariff: one per this many days on average.
+USAGE_REPORT_DAYS = 30.0
+
+# Client churn: monthly log-odds of leaving = base + the terms below + frailty.
+CHURN_BASE_LOGIT = -3.4
+CHURN_ONE_SERVICE = 0.9  # one service (or none yet) in use
+CHURN_PER_SERVICE = -0.12  # each service in use, up to six
+CHURN_PROFI = -0.5  # three services or more: the "Profi" programme's clients
+CHURN_NO_COURSE = 0.5  # no course completed yet
+#: By loyalty tier (bronze .. platinum) and size band (micro .. enterprise).
+CHURN_LOYALTY: tuple[float, ...] = (0.5, 0.2, -0.2, -0.5)
+CHURN_SIZE: tuple[float, ...] = (0.4, 0.2, 0.0, -0.2, -0.4)
+CHURN_B2G = -0.4
+#: By industry, in the order of ``recommender.domain.INDUSTRIES``.
+CHURN_INDUSTRY: tuple[float, ...] = (
+    -0.3, -0.1, -0.1, 0.0, 0.0, 0.4, -0.2, 0.0, 0.3, -0.2, 0.1, 0.3,
+)  # fmt: skip
+CHURN_FRAILTY_SD = 0.8  # personal log-odds noise
+CHURN_WARNING_P = 0.7  # leavers whose usage fades first; the rest leave abruptly
+CHURN_RAMP_DAYS: tuple[float, float] = (90.0, 210.0)  # length of the fade, uniform
+CHURN_FLOOR: tuple[float, float] = (0.1, 0.4)  # usage at the end of a fade (or dip bottom)
+DIP_P = 0.25  # clients that stay but go through a temporary dip in usage
+DIP_DAYS: tuple[float, float] = (60.0, 150.0)
 
 
 @dataclass(frozen=True)
@@ -199,4 +235,6 @@ def check_story() -> None:
     assert tuple(INDUSTRY_WEIGHTS) == INDUSTRIES
     assert set(B2G_SHARE) == set(INDUSTRIES) == set(INDUSTRY_THEMES)
     assert len(SIZE_ACTIVITY) == len(SIZE_SEATS) == len(SIZE_BANDS)
-    assert len(CANCEL_PER_PERIOD) == len(LOYALTY_TIERS)
+    assert len(CANCEL_PER_PERIOD) == len(CHURN_LOYALTY) == len(LOYALTY_TIERS)
+    assert len(CHURN_SIZE) == len(SIZE_BANDS)
+    assert len(CHURN_INDUSTRY) == len(INDUSTRIES)

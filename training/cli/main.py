@@ -13,6 +13,7 @@ from feature_store.cli import events_app, features_app
 from feature_store.cli_store import store_app
 from serving.cli import serve_app
 from training.cli.ab import ab_app
+from training.cli.churn import churn_app
 from training.cli.data import data_app
 from training.cli.evaluate import evaluate_command
 from training.cli.nbo import nbo_app
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(ab_app, name="ab")
+app.add_typer(churn_app, name="churn")
 app.add_typer(nbo_app, name="nbo")
 app.add_typer(serve_app, name="serve")
 app.add_typer(features_app, name="features")

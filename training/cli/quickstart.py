@@ -2,6 +2,7 @@
 
 generate sample data -> validated import into the offline store -> materialize into the
 (embedded) Redis -> train and register EASE (champion) and ALS (challenger) in MLflow ->
+train and register the churn-risk model (champion; skipped with a note on data too small) ->
 serve the API and pages on localhost. Every step is the same code the individual commands run.
 """
 
@@ -41,6 +42,7 @@ def quickstart_command(
     from feature_store.offline import OfflineStore
     from feature_store.settings import OnlineStoreSettings
     from recommender.synthetic import SyntheticConfig, generate
+    from training.churn import ChurnTrainSettings, train_churn
     from training.cli.data_import import import_files
     from training.train import TrainSettings, train
 
@@ -49,14 +51,14 @@ def quickstart_command(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     console.rule(f"[bold]recsys quickstart[/bold] in {root}")
 
-    console.print(f"1/5 generating {clients:,} synthetic clients (seed {seed})")
+    console.print(f"1/6 generating {clients:,} synthetic clients (seed {seed})")
     files = generate(SyntheticConfig(n_clients=clients, seed=seed)).write(sample_dir(root))
 
-    console.print("2/5 importing into the offline store")
+    console.print("2/6 importing into the offline store")
     snapshot, report = import_files(files, data_dir=root)
     console.print(f"    snapshot {snapshot}: rows kept {report.rows_kept}")
 
-    console.print("3/5 materializing into the online store")
+    console.print("3/6 materializing into the online store")
     settings = OnlineStoreSettings(data_dir=root)
     store = open_store(settings)
     result = materialize(store, OfflineStore(root))
@@ -65,10 +67,21 @@ def quickstart_command(
     )
 
     for step, (model, alias) in enumerate(MODELS, start=4):
-        console.print(f"{step}/5 training {model} and registering it as {alias}")
+        console.print(f"{step}/6 training {model} and registering it as {alias}")
         trained = train(TrainSettings(model=model, seed=seed), data_dir=root, alias=alias)
         shown = {k: round(v, 4) for k, v in trained.metrics.items() if k.count("_") <= 2}
         console.print(f"    version {trained.version}: {dict(list(shown.items())[:6])}")
+
+    console.print("6/6 training the churn-risk model and registering it as champion")
+    try:
+        churn = train_churn(ChurnTrainSettings(seed=seed), data_dir=root, alias="champion")
+    except ValueError as exc:  # too few clients for a backtest: the rest of the demo still runs
+        console.print(f"    [yellow]skipped:[/yellow] {exc}")
+    else:
+        figures = {k: round(churn.report.model[k], 3) for k in ("roc_auc", "top_decile_lift")}
+        console.print(
+            f"    version {churn.version}: backtest {figures} at {churn.report.test_cutoff}"
+        )
 
     keys_file = demo_keys(root)
     if not serve:

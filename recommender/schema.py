@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
 
 MAX_LISTED = 20
@@ -86,7 +88,7 @@ _INTERACTION_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("item_id", "id", required=True),
     _enum("event_type", EventType, required=False, default=EventType.PURCHASE.value),
     ColumnSpec("timestamp", "timestamp", required=True),
-    ColumnSpec("value", "number", minimum=0.0, default=1.0),
+    ColumnSpec("value", "number", minimum=0.0, maximum=MAX_EVENT_VALUE, default=1.0),
 )
 
 SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
@@ -172,7 +174,8 @@ def _convert_number(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Con
     return numbers, bad, reason
 
 
-def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+def _parse_timestamps(raw: pd.Series) -> pd.Series:
+    """UTC timestamps (microseconds) of ``raw``; ``NaT`` where a value is not one."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         clean = raw.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(raw.dtype):
@@ -182,9 +185,26 @@ def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> 
     else:
         # ISO 8601 only: '05/01/2024' is ambiguous (May or January) and must not guess.
         clean = pd.to_datetime(_as_text(raw), errors="coerce", utc=True, format="ISO8601")
-    clean = clean.dt.as_unit("us")
-    bad = clean.isna() & ~missing
-    return clean, bad, lambda v: f"{v!r} is not a timestamp (expected ISO 8601)"
+    return clean.dt.as_unit("us")
+
+
+def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    """Timestamps within ``recommender.bounds`` (the range the events API accepts too)."""
+    clean = _parse_timestamps(raw)
+    earliest = pd.Timestamp(EARLIEST_TIMESTAMP)
+    latest = pd.Timestamp(latest_timestamp(datetime.now(UTC)))
+    bad = (clean.isna() & ~missing) | (clean < earliest) | (clean > latest)
+
+    def reason(value: Any) -> str:
+        stamp = _parse_timestamps(pd.Series([value], dtype=raw.dtype)).iloc[0]
+        shown = repr(value.isoformat() if isinstance(value, datetime) else value)
+        if pd.isna(stamp):
+            return f"{shown} is not a timestamp (expected ISO 8601)"
+        if stamp < earliest:
+            return f"{shown} is before {earliest.date()}, the earliest timestamp accepted"
+        return f"{shown} is more than 1 day in the future"
+
+    return clean, bad, reason
 
 
 def _split_list(value: Any) -> list[str]:

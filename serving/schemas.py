@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from feature_store.events import MAX_ITEMS_PER_EVENT, EventIn
+from recommender.bounds import (
+    MAX_EVENT_VALUE,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_ID_LENGTH,
+    MAX_POSITION,
+    checked_timestamp,
+)
 from recommender.domain import ItemKind, Segment
 from recommender.experiments.config import Experiment
 from serving.recommend import Offer, Ranking
 
 _Text = Field(default=None, min_length=1, max_length=64)
+#: An id inside a list (an offer id); ids as fields carry the same bounds.
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class Envelope(BaseModel):
@@ -138,7 +148,7 @@ class ColdStartIn(BaseModel):
         "like a known client, and its impressions are logged",
     )
     features: ClientFeatures = Field(default_factory=ClientFeatures)
-    owned: list[str] = Field(default_factory=list, max_length=1000)
+    owned: list[Id] = Field(default_factory=list, max_length=1000)
     k: int | None = Field(default=None, ge=1, le=1000)
     kind: list[ItemKind] | None = Field(default=None, max_length=3)
     explain: bool = False
@@ -184,6 +194,43 @@ class SimilarItemOut(BaseModel):
 class SimilarItemsOut(Envelope):
     item_id: str
     items: list[SimilarItemOut]
+
+
+class EventBody(EventIn):
+    """``EventIn`` with every value in a range the event log and its Parquet files can hold.
+
+    Bounds come from ``recommender.bounds`` (shared with ``recsys data import``): finite
+    numbers, positions and values that fit int64 / float64 with room to spare, ids of at most
+    ``MAX_ID_LENGTH`` characters and timestamps from ``EARLIEST_TIMESTAMP`` to 1 day ahead.
+    """
+
+    item_ids: list[Id] = Field(min_length=1, max_length=MAX_ITEMS_PER_EVENT)
+    value: float = Field(default=1.0, ge=0, le=MAX_EVENT_VALUE, allow_inf_nan=False)
+    propensities: list[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]] | None = Field(
+        default=None, description="Impressions only: logging propensity per item, in (0, 1]."
+    )
+    positions: list[Annotated[int, Field(ge=0, le=MAX_POSITION)]] | None = Field(
+        default=None,
+        description=f"Impressions only: 0-based rank per item, at most {MAX_POSITION}.",
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc_not_future(cls, value: datetime) -> datetime:  # replaces EventIn's check
+        return checked_timestamp(value)
+
+
+def _event_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, list) else "event"
+
+
+#: The body of POST /v1/events: one event or a batch. An error's ``loc`` says which:
+#: ``["body", "event", "value"]`` or ``["body", "batch", 3, "value"]``.
+EventsIn = Annotated[
+    Annotated[EventBody, Tag("event")]
+    | Annotated[list[EventBody], Tag("batch"), Field(max_length=MAX_EVENTS_PER_REQUEST)],
+    Discriminator(_event_or_batch),
+]
 
 
 class EventsOut(Envelope):

@@ -107,6 +107,12 @@ class ServingSettings(PolicySettings):
     reload_poll_s: float = Field(
         default=30.0, ge=0, description="Check the alias for a new version this often (0: off)."
     )
+    worker_startup_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="With --workers N, how long a starting worker (imports, kernels, model) may "
+        "go without finishing its start-up before it is killed and replaced.",
+    )
 
     admin_key: SecretStr = SecretStr("")
     cabinet_key: SecretStr | None = None

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from feature_store.events import EventIn
+from recommender.bounds import EARLIEST_TIMESTAMP
 from serving.deps import ApiKeyDep, ModelDep, RequestIdDep, StoreDep, require_own_clients
-from serving.schemas import ErrorBody, EventsOut
+from serving.schemas import ErrorBody, EventsIn, EventsOut
 from serving.security import KeyRing, Principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -45,13 +45,17 @@ A cabinet that reports its clients' actions needs `RECSYS_CABINET_KEY` set and s
             "model": ErrorBody,
             "description": "A manager's key and a client outside its portfolio: nothing recorded",
         },
-        422: {"description": "Unknown client or offer, bad type or timestamp (field named)"},
+        413: {"model": ErrorBody, "description": "Body over the size limit: not read"},
+        422: {
+            "description": "Unknown client or offer, bad type, a value out of range or a "
+            f"timestamp outside {EARLIEST_TIMESTAMP.date()} .. 1 day ahead (field named)"
+        },
         503: {"model": ErrorBody, "description": "Online store unavailable: not recorded"},
     },
 )
 def post_events(
     principal: RecorderDep,
-    body: EventIn | list[EventIn],
+    body: EventsIn,
     store: StoreDep,
     model: ModelDep,
     request_id: RequestIdDep,

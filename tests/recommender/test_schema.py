@@ -163,3 +163,70 @@ def test_source_location() -> None:
     assert Source.of("x.parquet").where(0) == "x.parquet row 1"
     with pytest.raises(ValueError, match="unknown table"):
         validate_table(pd.DataFrame({"a": [1]}), "orders")
+
+
+# --- the time range shared with the events API (recommender.bounds) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("0001-01-01T00:00:00+14:00", "is before 1990-01-01"),
+        ("0001-01-01", "is before 1990-01-01"),
+        ("1970-01-01T00:00:00Z", "is before 1990-01-01"),  # epoch 0
+        ("1989-12-31T23:59:59", "is before 1990-01-01"),
+        ("2999-01-01", "is more than 1 day in the future"),
+        ("9999-12-31T23:59:59-14:00", "is more than 1 day in the future"),  # past year 9999
+    ],
+)
+def test_timestamps_out_of_range_name_file_row_column(
+    tmp_path: Path, stamp: str, reason: str
+) -> None:
+    text = (
+        f"client_id,item_id,event_type,timestamp\nc1,i1,purchase,2024-01-01\nc1,i2,usage,{stamp}\n"
+    )
+    message = error_of(write(tmp_path, "interactions.csv", text), "interactions")
+    assert message.startswith("1 problem(s)")
+    assert f"interactions.csv row 2 (line 3), column 'timestamp': '{stamp}' {reason}" in message
+
+
+def test_timestamps_at_the_bounds_are_kept(tmp_path: Path) -> None:
+    tomorrow = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=23)).isoformat()
+    text = (
+        "client_id,item_id,event_type,timestamp\n"
+        "c1,i1,purchase,1990-01-01T00:00:00Z\n"
+        f"c1,i2,usage,{tomorrow}\n"
+        "c1,i3,usage,1997-09-20T03:05:10Z\n"  # MovieLens-100k's time
+    )
+    frame = read_table_file(write(tmp_path, "i.csv", text), "interactions")
+    assert len(frame) == 3
+
+
+def test_parquet_timestamps_out_of_range_and_signup_dates_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "clients.parquet"
+    pd.DataFrame(
+        {
+            "client_id": ["c1", "c2", "c3"],
+            "industry": ["it", "it", "it"],
+            "signup_date": pd.to_datetime(["2023-05-01", "1970-01-01", "2150-01-01"]),
+        }
+    ).to_parquet(path)
+    message = error_of(path, "clients")
+    assert message.startswith("2 problem(s)")
+    assert "clients.parquet row 2, column 'signup_date'" in message
+    assert "is before 1990-01-01" in message
+    assert "clients.parquet row 3, column 'signup_date'" in message
+    assert "is more than 1 day in the future" in message
+
+
+def test_event_values_beyond_the_maximum_are_refused() -> None:
+    frame = pd.DataFrame(
+        {
+            "client_id": ["c"],
+            "item_id": ["i"],
+            "timestamp": ["2024-01-01"],
+            "value": ["1e300"],
+        }
+    )
+    with pytest.raises(DataValidationError, match=r"row 1, column 'value': '1e300' is above"):
+        validate_table(frame, "interactions")

@@ -173,6 +173,7 @@ DOCUMENTED = {
     ("post", "/v1/recommendations"): {"401", "422", "503"},
     ("get", "/v1/items/{item_id}/similar"): {"401", "404", "422", "503"},
     ("get", "/readyz"): {"503"},
+    ("post", "/v1/events"): {"401", "403", "413", "422", "503"},
 }
 
 

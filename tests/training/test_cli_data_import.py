@@ -95,8 +95,13 @@ def test_missing_column_and_no_files(tmp_path: Path) -> None:
     assert run(tmp_path, "data", "import").exit_code == 2
 
 
+#: The fake's four ratings, the last one at 1998-04-22 instead of epoch 0.
+ML_RATINGS = "1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t1\t4\t891717742\n3\t3\t1\t893286638\n"
+
+
 def test_import_movielens(tmp_path: Path) -> None:
-    result = run(tmp_path, "data", "import-movielens", str(fake_ml100k(tmp_path / "ml")))
+    folder = fake_ml100k(tmp_path / "ml", data=ML_RATINGS)
+    result = run(tmp_path, "data", "import-movielens", str(folder))
     assert result.exit_code == 0, result.output
     store = OfflineStore(tmp_path / "data")
     assert len(store.read_table("interactions")) == 4
@@ -104,3 +109,31 @@ def test_import_movielens(tmp_path: Path) -> None:
     result = run(tmp_path, "data", "import-movielens", str(tmp_path / "nowhere"))
     assert result.exit_code == 2
     assert "folder not found" in result.output
+
+
+def test_timestamps_out_of_range_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    early = INTERACTIONS.replace("2024-01-01", "0001-01-01T00:00:00+14:00")
+    late = early.replace("2024-01-03", "2999-01-01")
+    args = files(tmp_path, items=ITEMS, clients=CLIENTS, interactions=late)
+    result = run(tmp_path, "data", "import", *args, "--on-unknown", "skip")
+    assert result.exit_code == 2, result.output
+    assert "2 problem(s)" in result.output
+    assert (
+        "interactions.csv row 1 (line 2), column 'timestamp': '0001-01-01T00:00:00+14:00' "
+        "is before 1990-01-01" in result.output
+    )
+    assert (
+        "interactions.csv row 4 (line 5), column 'timestamp': '2999-01-01' "
+        "is more than 1 day in the future" in result.output
+    )
+    assert "Traceback" not in result.output
+    assert OfflineStore(tmp_path / "data").current_snapshot() is None
+
+
+def test_import_movielens_refuses_a_rating_at_epoch_0(tmp_path: Path) -> None:
+    result = run(tmp_path, "data", "import-movielens", str(fake_ml100k(tmp_path / "ml")))
+    assert result.exit_code == 2
+    assert "u.data row 4 (line 4), column 'timestamp': '1970-01-01T00:00:00+00:00' is before" in (
+        result.output
+    )
+    assert OfflineStore(tmp_path / "data").current_snapshot() is None

@@ -2,8 +2,9 @@
 
 Files are validated (``recommender.schema``), checked against each other and against the tables
 of the current snapshot they are merged with (``recommender.integrity``), and land in the
-offline store as one new snapshot, or not at all. Bad input exits with code 2 and a message
-naming file, row, column and reason.
+offline store as one new snapshot, or not at all. Bad input (including a timestamp outside
+the range of ``recommender.bounds``) exits with code 2 and a message naming file, row, column
+and reason.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def import_command(
     """Import CSV / Parquet tables into the offline store (tables not given are kept).
 
     List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601
-    (naive means UTC). Unknown ids and duplicates are counted and reported.
+    (naive means UTC), from 1990-01-01 to 1 day ahead, as at the events API
+    (recommender.bounds). Unknown ids and duplicates are counted and reported.
     """
     given = {"items": items, "clients": clients, "interactions": interactions}
     files: dict[str, PathLike] = {k: v for k, v in given.items() if v is not None}

@@ -28,16 +28,22 @@ from feature_store.settings import OnlineStoreSettings
 from recommender.experiments.config import Experiment, ExperimentConfigError
 from recommender.ranking.warmup import warm_up
 from serving import web
+from serving.body_limit import BodyLimitMiddleware
+from serving.churn_risk import ChurnRiskHolder, churn_source
+from serving.churn_risk import poll as poll_churn
 from serving.experiments import LiveExperiments, model_targets
 from serving.exposures import ExposureLogger
+from serving.last_good import LastGoodStore, store_directory
 from serving.model_holder import ModelHolder
 from serving.model_source import DirectorySource, ModelSource, RegistrySource
-from serving.observability import Metrics, RequestContextMiddleware
+from serving.observability import Metrics, RequestContextMiddleware, dead_letter_count
+from serving.rate_limit import FailedAttempts, FailedKeyLimitMiddleware
 from serving.recommend import StoreRequiredError, UnknownClientError, UnknownItemError
 from serving.reload_broadcast import ReloadListener, reload_if_changed
 from serving.routers import (
     admin,
     cabinet,
+    churn,
     cold_start,
     events,
     experiments,
@@ -46,8 +52,10 @@ from serving.routers import (
     managers,
 )
 from serving.security import KeyRing
+from serving.security_headers import SecurityHeadersMiddleware
 from serving.settings import ServingSettings
 from serving.store_gateway import StoreGateway
+from serving.validation_errors import echo_safe
 
 log = logging.getLogger("serving")
 
@@ -122,6 +130,7 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
         holder: ModelHolder = app.state.holder
         await run_in_threadpool(warm_up)
         await run_in_threadpool(holder.load_all)
+        await run_in_threadpool(app.state.churn.load)  # none or a failure: logged, not fatal
         await run_in_threadpool(_preload_targets, holder, app.state.experiments)
         store = await run_in_threadpool(_open_store, settings)
         app.state.store = StoreGateway(store, retry_s=settings.store_retry_s)
@@ -130,6 +139,7 @@ def _lifespan(settings: ServingSettings):  # type: ignore[no-untyped-def]
         if settings.reload_poll_s > 0:
             poll = _poll_aliases(holder, settings.reload_poll_s, app.state.metrics)
             tasks.append(asyncio.create_task(poll))
+            tasks.append(asyncio.create_task(poll_churn(app.state.churn, settings.reload_poll_s)))
         listener = _listen_for_reloads(store, holder, app.state.metrics)
         app.state.reload_listener = listener
         log.info("serving %s from %s", holder.current.label, holder.source.description)
@@ -202,8 +212,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{k: v for k, v in e.items() if k != "ctx"} for e in exc.errors()]
-        return _error(request, status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable(errors))
+        # JSON-valid (NaN input) and short (a 10 MB field): see serving.validation_errors
+        errors = echo_safe(exc.errors())
+        return _error(request, status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
 
     @app.exception_handler(UnknownClientError)
     async def unknown_client(request: Request, exc: UnknownClientError) -> JSONResponse:
@@ -251,7 +262,9 @@ def jsonable(value: object) -> object:
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """Build the API; nothing is opened until the lifespan starts."""
     settings = settings or ServingSettings()
-    holder = ModelHolder(model_source(settings), settings.model_aliases)
+    source = model_source(settings)
+    kept = store_directory(settings.data_dir, source.description, settings.model_aliases[0])
+    holder = ModelHolder(source, settings.model_aliases, LastGoodStore(kept))
     app = FastAPI(
         title="Offer recommendations",
         version="1",
@@ -260,9 +273,14 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.holder = holder
+    app.state.churn = ChurnRiskHolder(churn_source(settings))  # serving.churn_risk
     app.state.keys = KeyRing(settings)
     app.state.store = StoreGateway(None, retry_s=settings.store_retry_s)
-    app.state.metrics = Metrics(holder, lambda: bool(app.state.store.degraded))
+    app.state.metrics = Metrics(
+        holder,
+        lambda: bool(app.state.store.degraded),
+        dead_letters=lambda: dead_letter_count(app.state.store),
+    )
 
     def on_change(experiments: list[Experiment]) -> None:
         for target in _wanted_targets(experiments):
@@ -275,10 +293,24 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.exposures = ExposureLogger(
         lambda: app.state.store, app.state.metrics, settings.exposure_buffer
     )
-    for module in (cabinet, cold_start, managers, items, events, experiments, admin, health):
+    for module in (cabinet, cold_start, managers, churn, items, events, experiments, admin, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     web.install(app)  # account-manager pages, NBO exports, data-scientist view
+    app.add_middleware(  # inside RequestContextMiddleware: a 413 has the request id
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        on_too_large=lambda request, exc: _error(request, exc.status_code, exc.detail, exc.headers),
+    )
+    # failed keys and logins per address (429), then browser security headers on every answer
+    app.state.failed_attempts = FailedAttempts(
+        lambda: app.state.store, settings.failed_key_limit, settings.failed_key_window_s
+    )
+    app.add_middleware(
+        FailedKeyLimitMiddleware, attempts=app.state.failed_attempts, keys=app.state.keys
+    )
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeadersMiddleware, csp_exempt=docs)
     app.add_middleware(
         RequestContextMiddleware, metrics=app.state.metrics, holder=holder, on_error=_unhandled
     )

@@ -56,16 +56,16 @@ def serve(
         uvicorn.run("serving.app:create_app", **options)
         return
     # uvicorn.run's multi-worker mode, except that each worker listens on its own socket
-    # (SO_REUSEPORT): with one shared socket a single worker tends to take every connection
-    from uvicorn.supervisors import Multiprocess
-
+    # (SO_REUSEPORT): with one shared socket a single worker tends to take every connection;
+    # and a starting worker has time to start, a failing one does not stop those serving
     from serving.reuseport import shared_port
+    from serving.supervisor import Supervisor
 
     config = uvicorn.Config("serving.app:create_app", **options)
     try:
-        port_socket = shared_port(config.host, config.port, config.backlog)
+        port_socket = shared_port(config.host, config.port)
     except OSError as exc:
         typer.echo(f"cannot bind {settings.host}:{settings.port}: {exc}", err=True)
         raise typer.Exit(1) from None
     with contextlib.suppress(KeyboardInterrupt), port_socket:
-        Multiprocess(config, sockets=[port_socket]).run()
+        Supervisor(config, [port_socket], settings.worker_startup_s).run()

@@ -8,6 +8,15 @@ fails any check is refused with a logged reason and the running version keeps se
 Besides the configured aliases, the holder loads experiment targets on demand (an alias such as
 ``challenger`` or a version such as ``3``): ``want`` loads one in a background thread, so no
 request waits for it, and a refused target is tried again at most every ``RETRY_EXTRA_S``.
+
+A version refused for what it is (a corrupted or incompatible bundle, a failed check) is
+remembered: the alias poll and the reload announcements do not fetch it again, a new version at
+the alias is tried (an explicit ``/v1/admin/reload`` always tries). While an alias points at a
+version this worker does not serve, ``behind(alias)`` says which and why (``/readyz`` shows it).
+
+With a ``LastGoodStore`` the holder keeps a copy of each version of the serving alias that
+loads; a worker that cannot load the alias at start-up serves that copy (``load_all``) instead
+of failing, which with ``--workers N`` would stop every worker.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -25,7 +34,8 @@ from recommender.catalog import KIND_NAMES
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.ranking.prepared import kernel_catalog
 from recommender.scoring import SCORERS, Scorer
-from recommender.servable import ServableModel
+from recommender.servable import ArtifactError, ServableModel
+from serving.last_good import LastGoodStore, NoLastGoodError
 from serving.model_source import ModelSource
 
 log = logging.getLogger("serving.models")
@@ -37,6 +47,19 @@ class ModelRefusedError(RuntimeError):
     """A model version that was not swapped in; the message says why."""
 
 
+#: Failures that are about the version itself, so fetching it again cannot help.
+VERSION_FAULTS = (ArtifactError, ModelRefusedError)
+
+
+@dataclass(frozen=True)
+class Behind:
+    """An alias points at a version this worker does not serve, because it was refused."""
+
+    #: The version the alias points at; ``None`` when the source could not say.
+    version: str | None
+    reason: str
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
     """One served model version and what requests derive from it, computed once."""
@@ -45,6 +68,8 @@ class LoadedModel:
     version: str
     alias: str
     loaded_at: datetime
+    #: Loaded from the last good copy on local disk, not from the source.
+    from_last_good: bool = False
     ranking: RankingModel = field(init=False)
     scorer: Scorer = field(init=False)
     item_index: dict[str, int] = field(init=False)
@@ -102,11 +127,21 @@ def check_servable(model: ServableModel) -> None:
 class ModelHolder:
     """The served model per alias; the first alias answers requests."""
 
-    def __init__(self, source: ModelSource, aliases: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        source: ModelSource,
+        aliases: tuple[str, ...],
+        last_good: LastGoodStore | None = None,
+    ) -> None:
         if not aliases:
             raise ValueError("at least one alias is needed")
         self.source = source
         self.aliases = aliases
+        #: Where the serving alias's last version that loaded is kept (None: not kept).
+        self.last_good = last_good
+        #: Versions refused for what they are -> why; not fetched again by the poll.
+        self._refused: dict[str, str] = {}
+        self._behind: dict[str, Behind] = {}
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
@@ -183,19 +218,78 @@ class ModelHolder:
         snapshot = self._models
         return [snapshot[a] for a in self.served_aliases if a in snapshot]
 
+    def behind(self, alias: str | None = None) -> Behind | None:
+        """Whether ``alias`` (default: the serving one) points at a version refused here."""
+        return self._behind.get(alias or self.serving_alias)
+
+    def degraded_reason(self) -> str | None:
+        """Why the serving alias's own version is not served, in words; ``None`` when it is."""
+        behind = self.behind()
+        if behind is None:
+            return None
+        pointed = f"version {behind.version}" if behind.version else "an unknown version"
+        try:
+            served = self.current
+        except LookupError:
+            return f"{self.serving_alias} points at {pointed}, refused: {behind.reason}"
+        where = "the last good copy on local disk" if served.from_last_good else "kept in memory"
+        return (
+            f"{self.serving_alias} points at {pointed}, refused: {behind.reason}; "
+            f"serving version {served.version} ({where})"
+        )
+
     def load_all(self) -> None:
-        """Load every alias: the serving one must load, the others are best effort."""
+        """Load every alias: the serving one must load, else its last good copy is served
+        (``ModelRefusedError`` when there is none); the others are best effort."""
         for alias in self.aliases:
             try:
                 self.reload(alias)
-            except ModelRefusedError:
+            except ModelRefusedError as exc:
                 if alias == self.serving_alias:
-                    raise
+                    self._start_on_last_good(alias, str(exc))
+
+    def _start_on_last_good(self, alias: str, reason: str) -> None:
+        """Serve the kept copy of ``alias``, or raise ``ModelRefusedError`` saying what to do."""
+        try:
+            if self.last_good is None:
+                raise NoLastGoodError("no last good copy is kept (no data directory given)")
+            kept = self.last_good.load()
+            check_servable(kept.servable)
+        except (NoLastGoodError, ModelRefusedError) as exc:
+            message = (
+                f"cannot start: {alias} of {self.source.description} cannot be served "
+                f"({reason}) and no last good version can stand in: {exc}. Point {alias} at a "
+                f"version that loads (recsys promote <model> --version <n> --alias {alias})"
+            )
+            log.error("%s", message)
+            raise ModelRefusedError(message) from None
+        loaded = LoadedModel(
+            kept.servable, kept.version, alias, datetime.now(UTC), from_last_good=True
+        )
+        with self._lock:
+            self._models = {**self._models, alias: loaded}
+            if alias not in self._behind:
+                self._behind[alias] = Behind(None, reason)
+        version = self._behind[alias].version
+        pointed = f"version {version}" if version else "an unknown version"
+        log.error(
+            "%s of %s points at %s, which cannot be served (%s): serving the last good version "
+            "%s kept in %s (saved %s) until %s points at a version that loads",
+            alias,
+            self.source.description,
+            pointed,
+            reason,
+            loaded.label,
+            kept.path,
+            kept.saved_at,
+            alias,
+        )
 
     def reload(self, alias: str | None = None, *, only_if_changed: bool = False) -> LoadedModel:
         """Load ``alias`` afresh and swap it in, or raise ``ModelRefusedError`` and keep the old.
 
-        With ``only_if_changed`` the bundle is fetched only when the alias points elsewhere.
+        With ``only_if_changed`` the bundle is fetched only when the alias points elsewhere,
+        and not at a version refused before.
         """
         alias = alias or self.serving_alias
         if alias not in self.served_aliases:
@@ -206,24 +300,73 @@ class ModelHolder:
         # read ``_models`` without it, and ``want`` which takes it) never wait for a load
         with self._reload_lock:
             old = self._models.get(alias)
+            pointed: str | None = None
             try:
-                if (
-                    only_if_changed
-                    and old is not None
-                    and self.source.version(alias) == old.version
-                ):
-                    return old
+                if only_if_changed and old is not None:
+                    pointed = self.source.version(alias)
+                    if pointed == old.version:
+                        self._behind.pop(alias, None)  # e.g. the alias moved back
+                        return old
+                    if pointed in self._refused:
+                        return old  # refused before: not fetched again
                 servable, version = self.source.load(alias)
                 check_servable(servable)
             except Exception as exc:  # any failure means: keep serving what we have
-                reason = f"{type(exc).__name__}: {exc}"
-                kept = f"; still serving {old.label}" if old is not None else ""
-                log.error(
-                    "refused model %s from %s: %s%s", alias, self.source.description, reason, kept
-                )
-                raise ModelRefusedError(reason) from exc
+                self._refuse(alias, old, pointed, exc)
             loaded = LoadedModel(servable, version, alias, datetime.now(UTC))
             with self._lock:
                 self._models = {**self._models, alias: loaded}
+                self._behind.pop(alias, None)
+                self._refused.pop(version, None)
+            if alias == self.serving_alias:
+                self._keep(loaded)
         log.info("serving %s as %s (was %s)", loaded.label, alias, old.label if old else "nothing")
         return loaded
+
+    def _refuse(
+        self, alias: str, old: LoadedModel | None, pointed: str | None, exc: Exception
+    ) -> NoReturn:
+        """Log a refusal, remember it, raise ``ModelRefusedError``."""
+        reason = f"{type(exc).__name__}: {exc}"
+        # the version refused: what the alias points at now, unless it moved during the load
+        now_pointed = self._pointed(alias)
+        version = now_pointed if pointed in (None, now_pointed) else None
+        remembered = ""
+        if version is not None and (old is None or version != old.version):
+            self._behind[alias] = Behind(version, reason)
+            if isinstance(exc, VERSION_FAULTS):
+                self._refused[version] = reason
+                remembered = f"; version {version} is not fetched again until {alias} moves"
+        kept = f"; still serving {old.label}" if old is not None else ""
+        log.error(
+            "refused model %s from %s: %s%s%s",
+            alias,
+            self.source.description,
+            reason,
+            kept,
+            remembered,
+        )
+        raise ModelRefusedError(reason) from exc
+
+    def _pointed(self, alias: str) -> str | None:
+        """The version ``alias`` points at, ``None`` when the source cannot say."""
+        try:
+            return self.source.version(alias)
+        except Exception:  # the load's own failure is the one reported
+            return None
+
+    def _keep(self, loaded: LoadedModel) -> None:
+        """Keep ``loaded`` as the last good version on disk; a failure is only logged."""
+        if self.last_good is None or loaded.from_last_good:
+            return
+        try:
+            if self.last_good.keep(loaded.servable, loaded.version):
+                log.info("kept %s as the last good version in %s", loaded.label, self.last_good)
+        except Exception as exc:  # serving goes on; only a later fallback is missing
+            log.warning(
+                "could not keep %s as the last good version in %s: %s: %s",
+                loaded.label,
+                self.last_good,
+                type(exc).__name__,
+                exc,
+            )

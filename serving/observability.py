@@ -22,7 +22,10 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from feature_store.dead_letters import DeadLetters
+from feature_store.online import StoreUnavailableError
 from serving.model_holder import ModelHolder
+from serving.store_gateway import StoreGateway
 
 log = logging.getLogger("serving")
 
@@ -56,10 +59,43 @@ class _ModelCollector(Collector):
         yield family
 
 
+class _DeadLetterCollector(Collector):
+    """``recsys_events_dead_letters``: the length of the events' dead-letter stream, read at
+    scrape time (so it counts what any flusher process moved there); absent while the store
+    is down."""
+
+    def __init__(self, count: Callable[[], int | None]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        value = self.count()
+        if value is not None:
+            yield GaugeMetricFamily(
+                "recsys_events_dead_letters",
+                "Event stream entries the flusher could not write (`recsys events dead-letters`)",
+                value=float(value),
+            )
+
+
+def dead_letter_count(gateway: StoreGateway) -> int | None:
+    """Entries in the dead-letter stream; None while the store is down (it does not wait)."""
+    if gateway.store is None or gateway.degraded:
+        return None
+    try:
+        return DeadLetters(gateway.store).count()
+    except StoreUnavailableError:
+        return None
+
+
 class Metrics:
     """The service's Prometheus metrics in their own registry."""
 
-    def __init__(self, holder: ModelHolder, degraded: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        holder: ModelHolder,
+        degraded: Callable[[], bool],
+        dead_letters: Callable[[], int | None] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "recsys_http_requests",
@@ -105,6 +141,8 @@ class Metrics:
         )
         degraded_gauge.set_function(lambda: float(degraded()))
         self.registry.register(_ModelCollector(holder))
+        if dead_letters is not None:
+            self.registry.register(_DeadLetterCollector(dead_letters))
 
 
 def method_label(method: str) -> str:

@@ -98,6 +98,13 @@ class ServingSettings(PolicySettings):
         default=None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
     )
+    # the churn-risk model (serving.churn_risk): a bundle folder, else the registry when the
+    # recommender comes from the registry; none for a recommender from a directory
+    churn_model_name: str = Field(default="churn-risk", min_length=1)
+    churn_model_alias: str = Field(default="champion", min_length=1)
+    churn_model_dir: Path | None = Field(
+        default=None, description="A churn-risk bundle folder, used instead of MLflow."
+    )
 
     redis_url: SecretStr | None = Field(
         default=None,

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from recommender.servable import ServableModel
 from serving.app import create_app
-from serving.model_holder import ModelHolder
+from serving.model_holder import ModelHolder, ModelRefusedError
 from serving.model_source import DirectorySource
+from serving.reload_broadcast import reload_if_changed
 from serving.settings import ServingSettings
 from tests.serving.conftest import admin, fit_bundle
 
@@ -142,3 +143,47 @@ def test_a_slow_load_blocks_no_reader(tmp_path: Path) -> None:
         source.release.set()
         loading.join()
     assert holder.current.version == "v1"
+
+
+class _CountingSource(DirectorySource):
+    """A directory source that counts bundle fetches."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.loads = 0
+
+    def load(self, alias: str) -> tuple[ServableModel, str]:
+        self.loads += 1
+        return super().load(alias)
+
+
+def test_a_refused_version_is_not_fetched_again_by_the_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle = fit_bundle(tmp_path / "bundle", version="v1")
+    source = _CountingSource(bundle)
+    holder = ModelHolder(source, ("champion",))
+    holder.load_all()
+    caplog.set_level(logging.ERROR, logger="serving.models")
+
+    (bundle / "arrays.npz").write_bytes(b"corrupted")  # v1's arrays: the version in memory
+    fit_bundle(bundle, seed=11, version="v2")
+    (bundle / "arrays.npz").write_bytes(b"corrupted")  # v2 is promoted broken
+    fetched = source.loads
+    outcomes = [reload_if_changed(holder, "champion") for _ in range(5)]  # five polls
+    assert outcomes == ["refused"] + ["unchanged"] * 4
+    assert source.loads == fetched + 1  # fetched once, not at every poll
+    assert holder.current.version == "v1"
+    behind = holder.behind()
+    assert behind is not None and behind.version == "v2" and "checksum" in behind.reason
+    refusals = [r.getMessage() for r in caplog.records if "refused model" in r.getMessage()]
+    assert len(refusals) == 1
+    assert "version v2 is not fetched again until champion moves" in refusals[0]
+
+    with pytest.raises(ModelRefusedError):  # an explicit reload always tries
+        holder.reload("champion")
+    assert source.loads == fetched + 2
+
+    fit_bundle(bundle, seed=13, version="v3")  # a new version at the alias is tried
+    assert reload_if_changed(holder, "champion") == "swapped"
+    assert holder.current.version == "v3" and holder.behind() is None

@@ -18,7 +18,19 @@ def _as_worker_gets_it(sock: socket.socket) -> socket.socket:
     return worker_sock
 
 
-def test_each_worker_listens_on_the_parents_port() -> None:
+def _accept_all(listener: socket.socket) -> int:
+    listener.setblocking(False)
+    accepted = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return accepted
+        conn.close()
+        accepted += 1
+
+
+def test_each_worker_listens_on_the_parents_port_once_it_serves() -> None:
     with shared_port("127.0.0.1", 0) as parent:
         assert isinstance(parent, SharedPort)
         port = parent.getsockname()[1]
@@ -26,21 +38,25 @@ def test_each_worker_listens_on_the_parents_port() -> None:
             assert one.fileno() != two.fileno() != parent.fileno()
             for worker in (one, two):
                 assert worker.getsockname() == ("127.0.0.1", port)
-                assert worker.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
                 assert worker.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
-            # the kernel spreads connections over both listeners
-            accepted = {one.fileno(): 0, two.fileno(): 0}
+                # still starting: not listening, so it is given no connection
+                assert not worker.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port)).close()
+
+            one.listen()  # what asyncio's create_server does once the app has started
+            early = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+            try:
+                assert _accept_all(one) == 32  # the one serving worker takes them all
+            finally:
+                for client in early:
+                    client.close()
+
+            two.listen()
+            # both serve: the kernel spreads new connections over both listeners
             clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
             try:
-                for listener in (one, two):
-                    listener.setblocking(False)
-                    while True:
-                        try:
-                            conn, _ = listener.accept()
-                        except BlockingIOError:
-                            break
-                        conn.close()
-                        accepted[listener.fileno()] += 1
+                accepted = {n: _accept_all(listener) for n, listener in enumerate((one, two))}
             finally:
                 for client in clients:
                     client.close()

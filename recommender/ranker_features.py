@@ -2,26 +2,27 @@
 
 The ranker (``recommender.models.ranker``) scores a (client, offer) pair from the offer, the
 first-stage score, the offer's rank among the client's first-stage scores, the offer's
-popularity, the rest of the portfolio and the client's attributes. A row always describes the
-offer *given the portfolio without it* (pseudo-likelihood): for an offer the client does not own
-that is its whole portfolio; for an owned one (a training positive) the portfolio minus it.
+popularity, the rest of the portfolio and the client's attributes.
 
 First stage: ``s(x) = sum over owned j of B[j, x]`` with EASE/EDLAE weights ``B`` (zero
-diagonal), so for an owned ``i``, ``s(i)`` already is the score of ``i`` given the rest. The
-free offers are ordered by ``s`` (highest first), ties by popularity (most owned first), then by
-index: an empty portfolio is ordered by popularity. The rank of a free offer is its position in
-that order; the rank of an owned ``i`` is its position among the free offers scored by the rest
-(``s(x) - B[i, x]``).
+diagonal). The free offers are ordered by ``s`` (highest first), ties by popularity (most
+owned first), then by index, so an empty portfolio is ordered by popularity; an offer's rank is
+its position in that order. Serving scores the first ``candidates`` of the order (the window).
 
 Columns (``RankerSpec.feature_names``): item index (categorical), first-stage score, rank, log
-of one plus the offer's owner count, owned offers besides this one, with ``portfolio_bits`` one
-0/1 column per offer (this offer's bit zeroed), then categorical client attributes (codes into
+of one plus the offer's owner count, owned offers, with ``portfolio_bits`` one 0/1 column per
+offer (the scored offer's own bit is always 0), then categorical client attributes (codes into
 their vocabulary; unknown and missing are NaN) and numeric ones (NaN when missing).
 
-Serving (``score_block``) computes, per client, the first stage, the order, the rows of the top
-``candidates`` free offers and their tree scores, all in one numba kernel; training
-(``training_rows``) calls the same helpers, so a served row is the row the trees learned from.
-No LightGBM here: the trees are ``recommender.trees`` arrays.
+A score is ``prior(rank) + trees(row)``: the prior (``RankerSpec.prior``) is a logistic fit of
+the label on ``log1p(rank)``, strictly decreasing, so without trees the ranker orders as its
+first stage; LightGBM is trained from it as ``init_score``. Offers outside the window keep the
+first-stage order below every candidate; owned offers come last.
+
+Training (``training_rows``) hides one owned offer at a time (a *context*: the portfolio
+without it) and writes the rows serving would build for that context, through the same
+numba helpers as the serving kernel (``score_kernel``): a served row is a row the trees
+learned from. No LightGBM here: the trees are ``recommender.trees`` arrays.
 """
 
 from __future__ import annotations
@@ -320,6 +321,7 @@ def training_rows(
     max_contexts: int,
     n_negatives: int | None,
     seed: int,
+    hidden: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows (float32), labels and group sizes of the clients of ``indptr``/``indices``.
 
@@ -330,10 +332,13 @@ def training_rows(
     else ``n_negatives`` drawn uniformly from the window. One group per kept context, its rows
     in first-stage order. ``item_item`` is the first stage the rows are computed with
     (cross-fitted by the caller, so that the hidden offer is not scored by weights fitted on it).
+    ``hidden`` (one owned offer per client, or -1) fixes the one context of a client instead.
     """
     n_clients = len(indptr) - 1
     owned = np.diff(indptr).astype(np.int64)
-    contexts = np.minimum(owned, max_contexts)
+    if hidden is None:
+        hidden = np.full(n_clients, -1, dtype=np.int64)
+    contexts = np.where(hidden >= 0, 1, np.minimum(owned, max_contexts))
     window = np.minimum(spec.n_items - owned, spec.candidates - 1)  # negatives in the window
     if n_negatives is not None:
         window = np.minimum(window, n_negatives)
@@ -354,6 +359,7 @@ def training_rows(
         spec.candidates,
         max_contexts,
         -1 if n_negatives is None else n_negatives,
+        np.ascontiguousarray(hidden, dtype=np.int64),
         states,
         features,
         labels,
@@ -584,6 +590,7 @@ def training_kernel(
     candidates: int,
     max_contexts: int,
     n_negatives: int,
+    hidden: np.ndarray,
     states: np.ndarray,
     features: np.ndarray,
     labels: np.ndarray,
@@ -607,7 +614,10 @@ def training_kernel(
         for p in range(k):
             held[p] = indices[start + p]
         n_held = min(k, max_contexts)
-        if n_held < k:  # partial Fisher-Yates: which offers to hide
+        if hidden[r] >= 0:
+            held[0] = hidden[r]
+            n_held = 1
+        elif n_held < k:  # partial Fisher-Yates: which offers to hide
             for e in range(n_held):
                 state = _xorshift(state)
                 pick = e + np.int64(state % np.uint64(k - e))

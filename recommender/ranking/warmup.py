@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 
 from recommender.catalog import KIND_NAMES
+from recommender.ranker_features import METADATA_KEY, RankerParts, RankerSpec
 from recommender.ranking.boosts import MarginBoost, TierProgressBoost
 from recommender.ranking.clients import ClientBlock
 from recommender.ranking.model import RankingModel
 from recommender.ranking.policy import RankingPolicy
 from recommender.servable import CatalogArrays, ServableModel
+from recommender.trees import TreeEnsemble
 
 
 def _tiny_catalog() -> CatalogArrays:
@@ -38,9 +40,21 @@ def _tiny_models() -> list[ServableModel]:
         "popularity": np.ones((1, 3), dtype=np.float32),
         "segment_names": ("all",),
     }
+    spec = RankerSpec(3, True, (("segment", ("B2B",)),), (), candidates=2)
+    leaf = {"tree_structure": {"leaf_value": 0.0}}
+    trees = TreeEnsemble.from_dump({"max_feature_idx": spec.n_features - 1, "tree_info": [leaf]})
+    ranker = RankerParts(spec, np.eye(3, dtype=np.float32), trees, np.zeros(3, np.float32))
     return [
         ServableModel(
             name="warm", mode="item_item", item_item=np.eye(3, dtype=np.float32), **common
+        ),
+        ServableModel(
+            name="warm",
+            mode="ranker",
+            item_item=ranker.item_item,
+            ranker_arrays=ranker.to_arrays(),
+            metadata={METADATA_KEY: spec.to_metadata()},
+            **common,
         ),
         ServableModel(
             name="warm",

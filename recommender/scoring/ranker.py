@@ -27,9 +27,18 @@ class RankerScorer(Scorer):
             raise ValueError(f"model {model.name!r}: {exc}") from None
 
     def _score_personal(self, block: ClientBlock, out: np.ndarray, sources: np.ndarray) -> None:
-        attributes = self.parts.spec.encode_attributes(block.column, len(block))
         owns = block.owned_counts > 0
-        described = ~np.isnan(attributes).all(axis=1)  # False for every row when no column
+        if not self.parts.spec.n_attributes:  # the portfolio alone: no attribute to read
+            rows = np.flatnonzero(owns)
+            if len(rows):
+                attributes = np.empty((len(block), 0), dtype=np.float32)
+                self.parts.score_block(
+                    block.owned_indptr, block.owned_indices, rows, attributes, out
+                )
+                sources[rows] = OWNED_OFFERS
+            return
+        attributes = self.parts.spec.encode_attributes(block.column, len(block))
+        described = ~np.isnan(attributes).all(axis=1)
         rows = np.flatnonzero(owns | described)
         if len(rows):
             self.parts.score_block(block.owned_indptr, block.owned_indices, rows, attributes, out)

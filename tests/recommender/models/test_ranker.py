@@ -1,8 +1,322 @@
+"""The second-stage ranker: the model contract, one feature code path, serving and its bundle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.dataset import Dataset
+from recommender.models import build_model
+from recommender.models.ease import ease_weights
+from recommender.models.ranker import RankerModel
+from recommender.ranker_features import (
+    LOG_POPULARITY_ARRAY,
+    RANK,
+    TREE_PREFIX,
+    RankerParts,
+    RankerSpec,
+    candidate_rows,
+    infer_spec,
+    log_popularity,
+    tie_order,
+    training_rows,
+)
+from recommender.ranking import ClientBlock, RankingPolicy
+from recommender.scoring import FEATURES, OWNED_OFFERS, POPULARITY, scorer_for
+from recommender.servable import ArtifactError, ServableModel
+from recommender.trees import TreeEnsemble
 from tests.recommender.models.contract import ModelContract
+
+FAST = {"l2": 1.0, "dropout": 0.5, "n_rounds": 20, "min_child_samples": 5}
+#: Rounds chosen on validation, as by default (still fast on these small data sets).
+SMALL = {"l2": 1.0, "dropout": 0.5, "min_child_samples": 5}
 
 
 class TestRanker(ModelContract):
     model_name = "ranker"
-    config: ClassVar = {"l2": 1.0, "n_rounds": 20, "min_child_samples": 5}
+    config: ClassVar = FAST
+
+
+# ------------------------------------------------------------------------------ data sets
+def industry_dataset(n_clients: int = 1500, noise_only: bool = False, seed: int = 0) -> Dataset:
+    """Four common offers (each owned with p 0.25) and, for 90 % of the clients, one of their
+    industry's three offers (0.8 / 0.15 / 0.05).
+
+    Which industry offer a client owns, or misses, is not in its common offers: only its
+    industry tells. With ``noise_only`` the industry column is shuffled, so it carries nothing.
+    """
+    rng = np.random.default_rng(seed)
+    industries = rng.choice(["bank", "school"], size=n_clients)
+    events = []
+    for n, industry in enumerate(industries):
+        client = f"c{n}"
+        events.extend((client, f"common{c}") for c in np.flatnonzero(rng.random(4) < 0.25))
+        if rng.random() < 0.9:
+            events.append((client, f"{industry}{rng.choice(3, p=[0.8, 0.15, 0.05])}"))
+    if noise_only:
+        industries = rng.permutation(industries)
+    clients = pd.DataFrame(
+        {
+            "client_id": [f"c{n}" for n in range(n_clients)],
+            "industry": industries,
+            "size": rng.integers(1, 100, n_clients).astype(str),
+        }
+    )
+    return Dataset.from_frames(pd.DataFrame(events, columns=["client_id", "item_id"]), clients)
+
+
+def hide_one(dataset: Dataset, seed: int = 0) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """Train data without one owned offer of every client owning two or more; the clients
+    and the hidden offers."""
+    rng = np.random.default_rng(seed)
+    events = dataset.events
+    keep = np.ones(len(events), dtype=bool)
+    clients, hidden = [], []
+    for client, rows in events.groupby("client_idx").indices.items():
+        if len(rows) < 2:
+            continue
+        pick = rows[rng.integers(len(rows))]
+        keep[pick] = False
+        clients.append(int(client))
+        hidden.append(int(events["item_idx"].iat[pick]))
+    return dataset.with_events(events[keep]), np.array(clients), np.array(hidden)
+
+
+def hit_rate(model_name: str, config: dict[str, object], dataset: Dataset) -> float:
+    train, clients, hidden = hide_one(dataset)
+    model = build_model(model_name, config).fit(train)
+    top = RankingPolicy(1).rank(model.ranking_model(), ClientBlock.from_dataset(train, clients))
+    return float((top.items[:, 0] == hidden).mean())
+
+
+@pytest.fixture(scope="module")
+def industry() -> Dataset:
+    return industry_dataset()
+
+
+@pytest.fixture(scope="module")
+def fitted(industry: Dataset) -> RankerModel:
+    model = build_model("ranker", {**FAST, "use_client_features": True}).fit(industry)
+    assert isinstance(model, RankerModel)
+    return model
+
+
+# ------------------------------------------------------------------------------ feature spec
+def test_infer_spec_sorts_columns_into_numeric_categorical_and_dropped() -> None:
+    columns = {
+        "region": ["north", "south", None, "north"],
+        "age": ["31", "45.5", None, "60"],
+        "manager": [f"m{n}" for n in range(4)],  # more values than max_categories
+        "empty": [None, None, None, None],
+    }
+    spec = infer_spec(list(columns), columns.__getitem__, 5, 3, max_categories=3)
+    assert spec.categorical == (("region", ("north", "south")),)
+    assert spec.numeric == ("age",)
+    assert spec.portfolio_bits
+    assert spec.n_features == 5 + 5 + 2
+    assert spec.categorical_features() == [0, 10]
+    assert spec.feature_names()[-2:] == ["client.region", "client.age"]
+
+
+def test_unknown_and_missing_attributes_are_nan() -> None:
+    spec = RankerSpec(4, True, (("region", ("north", "south")),), ("age",), 3)
+    values = {"region": ["south", "west", None], "age": ["7", "old", None]}
+    encoded = spec.encode_attributes(lambda name: values.get(name, [None] * 3), 3)
+    np.testing.assert_array_equal(encoded[0], [1.0, 7.0])
+    assert np.isnan(encoded[1:]).all()
+
+
+def test_spec_survives_metadata_and_names_a_bad_key() -> None:
+    spec = RankerSpec(4, False, (("region", ("a", "b")),), ("age",), 3, prior=(-1.0, -0.5))
+    assert RankerSpec.from_metadata(spec.to_metadata()) == spec
+    broken = spec.to_metadata()
+    del broken["numeric"]
+    with pytest.raises(ValueError, match="'numeric'"):
+        RankerSpec.from_metadata(broken)
+
+
+# ------------------------------------------------------------------------------ one code path
+def test_training_rows_are_the_rows_serving_builds(industry: Dataset) -> None:
+    """Every training group is the serving window of its context (portfolio minus the
+    positive), row for row, at the ranks the rows say."""
+    columns = [str(c) for c in industry.clients.columns]
+    block = ClientBlock.from_dataset(industry, np.arange(40))
+    spec = infer_spec(columns, block.column, industry.n_items, candidates=4)
+    attributes = spec.encode_attributes(block.column, len(block))
+    weights = ease_weights(industry.interactions, 5.0, 0.5)
+    pop = log_popularity(industry.interactions)
+    window = np.empty((spec.candidates, spec.n_features), dtype=np.float32)
+    order = np.empty(industry.n_items, dtype=np.int64)
+    seen = 0
+    for client in range(len(block)):
+        owned = block.owned(client)
+        features, labels, groups = training_rows(
+            spec, weights, pop, np.array([0, len(owned)]), owned, attributes[client : client + 1],
+            max_contexts=5, n_negatives=None, seed=0,
+        )  # fmt: skip
+        assert groups.sum() == len(labels) == len(features)
+        start = 0
+        for size in groups:
+            rows = slice(start, start + size)
+            start += size
+            assert labels[rows].sum() == 1
+            positive = int(features[rows][labels[rows] == 1][0, 0])
+            context = np.setdiff1d(owned, [positive])
+            candidate_rows(
+                weights, np.array([0, len(context)]), context, 0, attributes[client], pop,
+                tie_order(pop), spec.portfolio_bits, window, order,
+            )  # fmt: skip
+            ranks = features[rows][:, RANK].astype(np.int64)
+            assert (np.diff(ranks) > 0).all(), "rows come in first-stage order"
+            np.testing.assert_array_equal(features[rows], window[ranks])
+            seen += 1
+    assert seen > 40
+
+
+def test_without_trees_the_ranker_orders_as_its_first_stage(fitted: RankerModel) -> None:
+    """The prior alone (single-leaf trees) gives the first stage's order: trees correct it."""
+    parts = fitted._parts
+    leaf = {"tree_structure": {"leaf_value": 0.25}}
+    flat = TreeEnsemble.from_dump(
+        {"max_feature_idx": parts.spec.n_features - 1, "tree_info": [leaf]}
+    )
+    bare = RankerParts(parts.spec, parts.item_item, flat, parts.log_popularity)
+    block = ClientBlock.from_dataset(fitted._dataset, np.arange(30))  # type: ignore[arg-type]
+    out = np.zeros((len(block), parts.spec.n_items), dtype=np.float32)
+    attributes = parts.spec.encode_attributes(block.column, len(block))
+    bare.score_block(
+        block.owned_indptr, block.owned_indices, np.arange(len(block)), attributes, out
+    )
+    for row in range(len(block)):
+        owned = block.owned(row)
+        first = parts.item_item[owned].sum(axis=0)
+        free = np.setdiff1d(np.arange(parts.spec.n_items), owned)
+        expected = free[np.lexsort((np.argsort(parts.tie_order)[free], -first[free]))]
+        np.testing.assert_array_equal(free[np.argsort(-out[row, free], kind="stable")], expected)
+        if len(owned):
+            assert out[row, owned].max() < out[row, free].min(), "owned offers come last"
+
+
+# ------------------------------------------------------------------------------ serving
+def test_a_block_scores_each_client_as_it_would_alone(fitted: RankerModel) -> None:
+    """Known, unknown-with-portfolio, attributes-only and bare clients: row == alone."""
+    scorer = fitted.ranking_model().scorer
+    owned = [
+        np.array([0, 3]),
+        np.array([1]),
+        np.array([], dtype=np.int64),
+        np.array([], dtype=np.int64),
+    ]
+    counts = [len(o) for o in owned]
+    block = ClientBlock(
+        ("a", "b", "c", "d"),
+        np.array([0, -1, -1, -1], dtype=np.int64),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate(owned).astype(np.int64),
+        {"industry": ["bank", None, "school", None], "size": ["5", "50", None, None]},
+    )
+    together = scorer.score(block)
+    assert together.sources.tolist() == [OWNED_OFFERS, OWNED_OFFERS, FEATURES, POPULARITY]
+    for row in range(4):
+        alone = scorer.score(block.slice(row, row + 1))
+        np.testing.assert_array_equal(together.scores[row], alone.scores[0])
+        assert together.sources[row] == alone.sources[0]
+    np.testing.assert_array_equal(together.scores[3], scorer.popularity_scores(("all",)))
+
+
+def test_only_the_candidates_get_tree_scores(industry: Dataset) -> None:
+    model = build_model("ranker", {**FAST, "candidates": 3, "use_client_features": False})
+    scorer = model.fit(industry).ranking_model().scorer
+    block = ClientBlock.from_dataset(industry, np.arange(5))
+    scores = scorer.score(block).scores
+    for row in range(len(block)):
+        free = np.setdiff1d(np.arange(industry.n_items), block.owned(row))
+        ranked = free[np.argsort(-scores[row, free], kind="stable")]
+        gap = scores[row, ranked[2]] - scores[row, ranked[3]]
+        assert gap > 0.99, "the rest sit at least 1 below the lowest candidate"
+
+
+def test_client_features_are_chosen_when_they_matter(industry: Dataset) -> None:
+    ranker = build_model("ranker", SMALL).fit(industry)
+    validation = ranker.export().metadata["ranker_validation"]
+    assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
+    assert validation["client_features_z"] > 2
+    ease = {"l2": 1.0, "dropout": 0.5}  # the ranker's first stage
+    assert hit_rate("ranker", SMALL, industry) > hit_rate("ease", ease, industry) + 0.15
+
+
+def test_serving_cost_caps_the_trees(industry: Dataset) -> None:
+    """candidates x trees stays within max_tree_walks, with and without validation."""
+    for config in (FAST, SMALL):
+        capped = {**config, "candidates": 5, "max_tree_walks": 20, "use_client_features": False}
+        model = build_model("ranker", capped).fit(industry)
+        ensemble = model.ranking_model().scorer.parts.ensemble  # type: ignore[attr-defined]
+        assert 1 <= ensemble.n_trees <= 20 // 5
+
+
+def test_rounds_are_the_fewest_near_the_best_validation_score(industry: Dataset) -> None:
+    ranker = build_model("ranker", {**SMALL, "use_client_features": True}).fit(industry)
+    validation = ranker.export().metadata["ranker_validation"]
+    n_trees = ranker.ranking_model().scorer.parts.ensemble.n_trees  # type: ignore[attr-defined]
+    assert n_trees == validation["rounds"] <= validation["best_rounds"]
+
+
+def test_client_features_that_carry_nothing_are_left_out() -> None:
+    noise = industry_dataset(noise_only=True)
+    ranker = build_model("ranker", SMALL).fit(noise)
+    assert ranker.config.use_client_features is False  # type: ignore[attr-defined]
+    assert ranker.export().metadata["ranker"]["categorical"] == []
+    ease = {"l2": 1.0, "dropout": 0.5}
+    assert hit_rate("ranker", SMALL, noise) >= hit_rate("ease", ease, noise) - 0.02
+
+
+# ------------------------------------------------------------------------------ the bundle
+def _saved(fitted: RankerModel, tmp_path: Path) -> dict[str, np.ndarray]:
+    fitted.export().save(tmp_path / "ok")
+    with np.load(tmp_path / "ok" / "arrays.npz") as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def test_bundle_round_trips_the_ranker_arrays(fitted: RankerModel, tmp_path: Path) -> None:
+    servable = fitted.export()
+    loaded = ServableModel.load(servable.save(tmp_path / "bundle"))
+    assert loaded.mode == "ranker" and loaded.ranker_arrays is not None
+    assert servable.ranker_arrays is not None
+    assert sorted(loaded.ranker_arrays) == sorted(servable.ranker_arrays)
+    for name, array in servable.ranker_arrays.items():
+        np.testing.assert_array_equal(loaded.ranker_arrays[name], array)
+    assert "ranker.tree.leaf_value" in _saved(fitted, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda a, m: a.pop(TREE_PREFIX + "leaf_value"), "tree.leaf_value"),
+        (
+            lambda a, m: a.update({LOG_POPULARITY_ARRAY: np.zeros(2, np.float32)}),
+            LOG_POPULARITY_ARRAY,
+        ),
+        (lambda a, m: a.update({TREE_PREFIX + "n_features": np.array(10_000)}), "tree.n_features"),
+        (lambda a, m: m.pop("ranker"), "metadata['ranker']"),
+        (lambda a, m: m["ranker"].update({"n_items": 3}), "'n_items'"),
+    ],
+)
+def test_a_broken_bundle_names_what_is_wrong(fitted: RankerModel, change, named: str) -> None:  # type: ignore[no-untyped-def]
+    servable = fitted.export()
+    assert servable.ranker_arrays is not None
+    arrays = dict(servable.ranker_arrays)
+    metadata = {**servable.metadata, "ranker": dict(servable.metadata["ranker"])}
+    change(arrays, metadata)
+    with pytest.raises(ArtifactError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        replace(servable, ranker_arrays=arrays, metadata=metadata).validate()
+
+
+def test_a_bundle_without_trees_is_refused_by_the_scorer(fitted: RankerModel) -> None:
+    servable = replace(fitted.export(), ranker_arrays=None)
+    with pytest.raises(ValueError, match="ranker_arrays"):
+        scorer_for(servable)

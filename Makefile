@@ -38,6 +38,8 @@ format: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_cli.py
 	$(BIN)/python benchmarks/bench_ranking.py
+	$(BIN)/python benchmarks/bench_ranker.py
+	$(BIN)/python benchmarks/bench_loop.py
 	$(BIN)/python benchmarks/quality_ml100k.py
 	$(BIN)/python benchmarks/quality_synthetic.py
 	$(BIN)/python -m benchmarks.bench_http

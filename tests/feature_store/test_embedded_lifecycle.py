@@ -27,6 +27,8 @@ from recommender.paths import redis_dir
 from tests.feature_store.conftest import tiny_clients, tiny_interactions, tiny_items
 from tests.feature_store.redis_server import free_port
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 ROOT = Path(__file__).resolve().parents[2]
 RECSYS = str(Path(sys.executable).with_name("recsys"))
 #: Generous bound for a state to be reached (startup of the API on a busy machine included).

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import redis
 
 from feature_store.events import EventIn, EventLog
@@ -18,6 +19,8 @@ from feature_store.materialize import materialize
 from feature_store.offline import OfflineStore
 from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
+
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,12 +7,16 @@ import subprocess
 import time
 from collections import Counter
 
+import pytest
+
 from feature_store.flush_lease import lease_key
 from feature_store.materialize import materialize
 from feature_store.offline import OfflineStore
 from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
 from tests.feature_store.flushing import flushed_ids, post_events, start_cli
+
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
 
 EVENTS = 20_000
 

@@ -23,6 +23,8 @@ from tests.feature_store.flushing import (
     start_cli,
 )
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 
 def _poisoned_stream(store: RedisOnlineStore) -> tuple[list[str], dict[str, str]]:
     """Good events around four bad entries; returns the good ids and {stream id: bad field}."""

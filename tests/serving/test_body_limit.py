@@ -31,6 +31,8 @@ from serving.settings import ServingSettings
 from tests.feature_store.redis_server import RedisServer, free_port
 from tests.serving.conftest import ADMIN_KEY, admin
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 LIMIT = 4096
 EVENT = {"client_id": "c000", "item_ids": ["backup"], "event_type": "click"}
 

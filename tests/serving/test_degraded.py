@@ -13,6 +13,8 @@ from serving.app import create_app
 from tests.feature_store.redis_server import RedisServer
 from tests.serving.conftest import load_store, make_settings
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 EVENT = {"client_id": "c001", "item_ids": ["backup"], "event_type": "click"}
 
 

@@ -19,6 +19,8 @@ from recommender.bounds import EARLIEST_TIMESTAMP, MAX_POSITION
 from serving.validation_errors import MAX_ECHO
 from tests.serving.conftest import admin
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 BAD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400"]
 
 

@@ -19,6 +19,8 @@ from serving.model_source import DirectorySource
 from serving.settings import ServingSettings
 from tests.serving.conftest import fit_bundle
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 
 def _break(bundle: Path, version: str) -> None:
     """Make ``bundle`` a version from an incompatible release (refused, named ``version``)."""

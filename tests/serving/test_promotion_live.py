@@ -24,6 +24,8 @@ from tests.serving.conftest import ADMIN_KEY, eventually
 from tests.serving.live import Load, corrupt, register, serve, stop
 from training.registry import promote
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 NAME = "offers-live"
 POLL_S = 1.0  # RECSYS_RELOAD_POLL_S of tests.serving.live.serve
 

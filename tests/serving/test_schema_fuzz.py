@@ -39,6 +39,8 @@ from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.serving.conftest import admin, manager
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 CABINET_KEY = "cabinet-fuzz-key"
 
 #: Answers known not to match their documented schema: (method, path template, status) -> why.

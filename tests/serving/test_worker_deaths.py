@@ -31,6 +31,8 @@ from tests.serving.conftest import ITEMS, eventually, make_frames
 from tests.serving.live import STARTUP_S, Load, corrupt, register, serve, stop, workers
 from training.registry import promote
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 NAME = "offers-deaths"
 
 

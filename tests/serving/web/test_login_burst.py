@@ -26,6 +26,8 @@ from tests.feature_store.redis_server import RedisServer, free_port
 from tests.serving.conftest import ADMIN_KEY, MANAGER_KEYS
 from tests.serving.web.forms import csrf_of
 
+pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
+
 STARTUP_S = 180
 LIMIT = 10
 BURST = 300

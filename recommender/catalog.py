@@ -107,20 +107,31 @@ def group_shares(
     binary: sp.csr_matrix, clients: pd.DataFrame, group_columns: tuple[str, ...]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Share of the clients (rows of ``binary``) with a 1 per item: overall, then per group."""
-    rows: list[np.ndarray] = [_share(binary, np.ones(binary.shape[0], dtype=bool))]
+    n_clients = binary.shape[0]
+    rows: list[np.ndarray] = [_shares(binary, np.zeros(n_clients, dtype=np.int64), 1)]
     names: list[str] = ["all"]
     for column in group_columns:
         if column not in clients:
             continue
-        values = clients[column].astype(object).to_numpy()
-        for value in sorted({str(v) for v in values if not _missing(v)}):
-            rows.append(_share(binary, values.astype(str) == value))
-            names.append(f"{column}={value}")
+        raw = clients[column].astype(object)
+        text = raw.astype(str)
+        text = text.where(~(raw.isna() | (text == "")), None)  # missing values: no group
+        values = sorted(set(text.dropna()))
+        codes = pd.Index(values, dtype=object).get_indexer(text.fillna("").to_numpy())
+        rows.append(_shares(binary, codes, len(values)))
+        names.extend(f"{column}={value}" for value in values)
     return np.vstack(rows).astype(np.float32), tuple(names)
 
 
-def _share(binary: sp.csr_matrix, mask: np.ndarray) -> np.ndarray:
-    count = int(mask.sum())
-    if count == 0:
-        return np.zeros(binary.shape[1], dtype=np.float64)
-    return np.asarray(binary[mask].sum(axis=0)).ravel() / count
+def _shares(binary: sp.csr_matrix, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n_groups, n_items) share of each group's clients (``codes``; -1: none) with a 1."""
+    if n_groups == 0:
+        return np.zeros((0, binary.shape[1]), dtype=np.float64)
+    member = codes >= 0
+    groups = sp.csr_matrix(
+        (np.ones(int(member.sum())), (codes[member], np.flatnonzero(member))),
+        shape=(n_groups, binary.shape[0]),
+    )
+    counts = np.bincount(codes[member], minlength=n_groups).astype(np.float64)
+    totals = np.asarray((groups @ binary).todense(), dtype=np.float64)
+    return totals / np.maximum(counts, 1.0)[:, None]

@@ -49,9 +49,25 @@ class IdMap:
             raise KeyError(f"unknown id {external_id!r}") from None
 
     def to_internal_many(self, external_ids: Iterable[Any], missing: int = -1) -> np.ndarray:
-        """Internal ids of many external ids; ``missing`` where an id is unknown."""
-        get = self._index.get
-        return np.fromiter((get(str(v), missing) for v in external_ids), dtype=np.int64)
+        """Internal ids of many external ids; ``missing`` where an id is unknown (a hash join
+        in pandas, not a Python loop: evaluation maps hundreds of thousands of pairs)."""
+        values = external_ids if isinstance(external_ids, pd.Series) else list(external_ids)
+        if not len(values):
+            return np.empty(0, dtype=np.int64)
+        found = self._lookup.get_indexer(pd.Index(pd.Series(values).astype(str), dtype=object))
+        found = found.astype(np.int64, copy=False)
+        if missing != -1:
+            found[found < 0] = missing
+        return found
+
+    @property
+    def _lookup(self) -> pd.Index:
+        """The external ids as a pandas index (built once per map)."""
+        lookup = self.__dict__.get("_lookup_index")
+        if lookup is None:
+            lookup = pd.Index(self.external, dtype=object)
+            object.__setattr__(self, "_lookup_index", lookup)
+        return lookup
 
     def to_external(self, internal_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.external[np.asarray(internal_ids, dtype=np.int64)]

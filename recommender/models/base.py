@@ -8,6 +8,7 @@ service would return for the same clients.
 from __future__ import annotations
 
 import abc
+import weakref
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -19,6 +20,24 @@ from recommender.dataset import Dataset
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy, RankingRules
 from recommender.servable import ServableModel
 from recommender.usage import usage_matrix
+
+#: What every export of one dataset shares, whatever the model or its config (validation fits
+#: several candidates on one dataset): popularity rows, usage shares, co-usage.
+_TABLES: weakref.WeakKeyDictionary[Dataset, dict[tuple[str, ...], tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def dataset_tables(dataset: Dataset, groups: tuple[str, ...]) -> tuple[Any, ...]:
+    """(popularity table, its row names, usage shares, co-usage) of ``dataset``, computed once."""
+    per_dataset = _TABLES.setdefault(dataset, {})
+    if groups not in per_dataset:
+        table, names = popularity_table(dataset, groups)
+        used = usage_matrix(dataset)  # one replay of ownership for both tables
+        usage, _ = group_shares(used, dataset.clients, groups)
+        table.flags.writeable = usage.flags.writeable = False  # shared by every export
+        per_dataset[groups] = (table, names, usage, co_usage_from_matrix(used))
+    return per_dataset[groups]
 
 
 class ModelConfig(BaseModel):
@@ -109,10 +128,8 @@ class Recommender(abc.ABC):
             raise NotFittedError(f"model {self.name!r} is not fitted; call fit() first")
         if self._servable is None:
             dataset = self._dataset
-            groups = self._popularity_groups()
-            table, names = popularity_table(dataset, groups)
-            used = usage_matrix(dataset)  # one replay of ownership for both tables
-            usage, _ = group_shares(used, dataset.clients, groups)
+            tables = dataset_tables(dataset, self._popularity_groups())
+            table, names, usage, co_usage = tables
             fields = self._export_arrays(dataset)
             extra = fields.pop("metadata", {})
             self._servable = ServableModel(
@@ -123,7 +140,7 @@ class Recommender(abc.ABC):
                 popularity=table,
                 segment_names=names,
                 usage=usage,
-                co_usage=co_usage_from_matrix(used),
+                co_usage=co_usage,
                 metadata={
                     "model": self.name,
                     "config": self.config.model_dump(mode="json"),

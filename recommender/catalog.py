@@ -117,7 +117,7 @@ def group_shares(
         text = raw.astype(str)
         text = text.where(~(raw.isna() | (text == "")), None)  # missing values: no group
         values = sorted(set(text.dropna()))
-        codes = pd.Index(values, dtype=object).get_indexer(text.fillna("").to_numpy())
+        codes = pd.Index(values, dtype=object).get_indexer(pd.Index(text.fillna("")))
         rows.append(_shares(binary, codes, len(values)))
         names.extend(f"{column}={value}" for value in values)
     return np.vstack(rows).astype(np.float32), tuple(names)

@@ -4,8 +4,8 @@ An entry that cannot be written (a value out of range, a field that is not an ev
 that are not UTF-8) would otherwise stop the flusher at the same place on every run. The
 flusher moves it here instead, in the same MULTI/EXEC that acknowledges it, and goes on::
 
-    P events:dead   stream   the entry's own fields, as they were, plus
-                             _entry_id (its id in P events), _error, _field (the field named
+    P{events}:dead  stream   the entry's own fields, as they were, plus
+                             _entry_id (its id in P{events}), _error, _field (the field named
                              by the error, when one is), _dead_lettered_at (ISO 8601, UTC)
 
 Nothing trims it: ``recsys events dead-letters`` lists it, and the service exports its length
@@ -25,7 +25,7 @@ _META = ("_entry_id", "_error", "_field", "_dead_lettered_at")
 
 def dead_letter_key(store: RedisOnlineStore) -> str:
     """Name of the dead-letter stream of ``store``'s event stream."""
-    return f"{store.keys.events}:dead"
+    return store.keys.dead_letters
 
 
 @dataclass(frozen=True)

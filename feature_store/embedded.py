@@ -14,9 +14,11 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from feature_store import redis_topology
 from feature_store.embedded_server import EmbeddedServer, ensure_running
 from feature_store.online import StoreUnavailableError
 from feature_store.redis_store import RedisOnlineStore
+from feature_store.redis_topology import RedisClient
 from feature_store.settings import OnlineStoreSettings
 
 
@@ -36,18 +38,23 @@ def client_options(settings: OnlineStoreSettings) -> dict[str, Any]:
     }
 
 
-def connect(settings: OnlineStoreSettings) -> redis.Redis:
+def connect(settings: OnlineStoreSettings) -> RedisClient:
     """A client for the configured server; raises ``StoreUnavailableError`` when unreachable.
 
-    Does not ping a remote server (a service may start before Redis); the embedded one is
-    joined, or started when none answers, here.
+    Does not ping a remote server (a service may start before Redis), but a Redis Cluster is
+    asked for its slots (see ``feature_store.redis_topology``); the embedded one is joined, or
+    started when none answers, here.
     """
     options = client_options(settings)
     if settings.redis_url is not None:
         try:
-            return redis.Redis.from_url(settings.redis_url.get_secret_value(), **options)
+            return redis_topology.connect(settings.redis_url.get_secret_value(), options)
         except ValueError as exc:  # redis-py names the bad part, never the password
             raise StoreUnavailableError(f"bad REDIS_URL {settings.display_url}: {exc}") from None
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(
+                f"online store unavailable at {settings.display_url}: {type(exc).__name__}: {exc}"
+            ) from None
     return _embedded(settings, options)
 
 

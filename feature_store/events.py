@@ -1,9 +1,14 @@
 """Live events: validation (``EventIn``) and the Redis Stream log (``EventLog``).
 
-An accepted event is appended to the stream and, in the same MULTI/EXEC, changes the client's
-owned set (purchase / subscription start / enrolment add the item, cancellation removes it), so
-the very next recommendation sees it. The stream is never trimmed by length: only the flusher
-trims entries it has written to Parquet and acknowledged (see ``feature_store.flush``).
+An accepted event changes the client's owned set (purchase / subscription start / enrolment add
+the item, cancellation removes it), so the very next recommendation sees it, and is appended to
+the stream. On a single Redis both happen in one MULTI/EXEC. On a Redis Cluster the stream and
+each client live in their own slots, so the owned sets change first (one MULTI/EXEC per
+client) and the stream append comes last: an event is accepted exactly when it is in the
+stream, and a failure before that leaves only idempotent SADD/SREMs, which the caller's retry
+repeats (an event is never in the stream without its ownership change). The stream is never
+trimmed by length: only the flusher trims entries it has written to Parquet and acknowledged
+(see ``feature_store.flush``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from feature_store.online import OwnedChange, UnknownEntityError
-from feature_store.redis_store import RedisOnlineStore, as_text
+from feature_store.redis_store import RedisOnlineStore, as_text, xadd_command
 from recommender.domain import OWNING_EVENTS, RELEASING_EVENTS, EventType
 
 MAX_FUTURE = timedelta(days=1)
@@ -215,19 +220,10 @@ class EventLog:
         """
         self._check_known(events)
         records = [record for event in events for record in event.records()]
+        changes = [change for record in records if (change := record.ownership()) is not None]
+        appends = [xadd_command(self.stream, record.to_fields()) for record in records]
         with self.store.guard():
-            pipe = self.store.redis.pipeline(transaction=True)
-            for record in records:
-                pipe.xadd(self.stream, record.to_fields())
-                change = record.ownership()
-                if change is None:
-                    continue
-                key = self.store.keys.owned(change.client_id)
-                if change.add:
-                    pipe.sadd(key, change.item_id)
-                else:
-                    pipe.srem(key, change.item_id)
-            pipe.execute()
+            self.store.transact([*self.store.owned_commands(changes), *appends])
         return [record.event_id for record in records]
 
     def append_entries(self, entries: Sequence[Mapping[str, str]]) -> list[str]:

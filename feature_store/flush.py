@@ -35,6 +35,7 @@ from feature_store.flush_lease import DEFAULT_TTL_S, FlushLease, LeaseLostError
 from feature_store.offline import OfflineStore
 from feature_store.online import StoreUnavailableError
 from feature_store.redis_store import RedisOnlineStore, as_text
+from feature_store.redis_topology import socket_timeout
 
 GROUP = "offline-flusher"
 DEFAULT_CONSUMER = "flusher-1"
@@ -174,7 +175,7 @@ class Flusher:
     def block_ms(self, wanted: int) -> int:
         """``wanted``, capped at half the socket timeout: a blocking read that lasts as long
         as the timeout races it, and a healthy but idle Redis would read as down."""
-        timeout = self.store.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        timeout = socket_timeout(self.store.redis)
         if not timeout:
             return wanted
         return max(1, min(wanted, int(float(timeout) * 500)))

@@ -2,10 +2,11 @@
 
 Two flushers reading the same consumer group's pending entries would write them twice, and
 each dedupes only against the Parquet it saw when it started. So a flusher first takes a
-lease: the Redis key ``P events:flush-lease``, set when free to its token ``host:pid:random``
-with a time to live. A background thread renews it every ``ttl / 4``. A holder that dies, even by
-SIGKILL, stops renewing; the key expires ``ttl`` later and a waiting flusher takes over (it
-re-reads the dead one's unacknowledged entries and skips those already in Parquet).
+lease: the Redis key ``P{events}:flush-lease`` (in the stream's cluster slot), set when free to
+its token ``host:pid:random`` with a time to live. A background thread renews it every
+``ttl / 4``. A holder that dies, even by SIGKILL, stops renewing; the key expires ``ttl`` later
+and a waiting flusher takes over (it re-reads the dead one's unacknowledged entries and skips
+those already in Parquet).
 
 A holder that stalls longer than ``ttl`` (stopped, swapped out, Redis unreachable) loses the
 lease; the flusher calls ``confirm`` before each Parquet write and each acknowledgement, so it
@@ -56,7 +57,7 @@ class LeaseLostError(RuntimeError):
 
 def lease_key(store: RedisOnlineStore) -> str:
     """Name of the flush lease key of ``store``'s event stream."""
-    return f"{store.keys.events}:flush-lease"
+    return store.keys.flush_lease
 
 
 class FlushLease:

@@ -7,8 +7,9 @@ Nothing half-written, by construction rather than by a generation flip:
 - every input check runs before the first write, so bad input writes nothing;
 - the catalog and each manager index are built aside and swapped in with RENAME / one MULTI;
 - each chunk of clients (profile SET + owned-set DEL/SADD) is one MULTI/EXEC, so no reader sees
-  half a client; a run cut short leaves every client either old or new, ``meta.status`` stays
-  ``materializing`` and a rerun converges.
+  half a client (on a Redis Cluster: each client, see ``feature_store.redis_bulk``); stale
+  clients are deleted just before the indexes swap; a run cut short leaves every client either
+  old or new, ``meta.status`` stays ``materializing`` and a rerun converges.
 A generation flip (new key prefix, then switch a pointer) was rejected: events recorded while it
 runs would update the old generation and vanish at the flip. Here such events are replayed: the
 stream is read before the offline data, and entries newer than that read are re-applied to the
@@ -30,9 +31,10 @@ import pandas as pd
 
 from feature_store.errors import FeatureStoreError
 from feature_store.events import EventLog
+from feature_store.key_migration import adopt_legacy_events
 from feature_store.offline import OfflineStore
 from feature_store.online import PROFILE_FIELDS
-from feature_store.redis_bulk import ChunkWriter
+from feature_store.redis_bulk import bulk_writer
 from feature_store.redis_store import RedisOnlineStore, as_text
 from recommender.feedback import owned_pairs
 
@@ -183,7 +185,8 @@ def write_snapshot(
         r.hset(keys.meta, mapping={"status": "materializing"})
         r.delete(staging)
         store.replace_catalog(records)
-        with ChunkWriter(r, keys.prefix, staging, list(records)) as writer:
+        writer = bulk_writer(r, keys, staging, list(records), cluster=store.cluster)
+        with writer:
             for start, end in _chunks(len(client_ids), store.write_batch):
                 writer.send(client_ids[start:end], profiles[start:end], owned_lists[start:end])
                 if progress is not None:
@@ -191,7 +194,9 @@ def write_snapshot(
             writer.flush()
             stale = [as_text(m) for m in r.sdiff(keys.clients, staging)]
             old_managers = {as_text(m) for m in r.smembers(keys.managers)}
-            writer.send_multi(_swap_indexes(store, stale, old_managers, managers))
+            for start, end in _chunks(len(stale), store.write_batch):
+                writer.delete_clients(stale[start:end])
+            writer.send_multi(_swap_indexes(store, old_managers, managers))
     replayed = _replay(store, replay_after) if replay_after is not None else 0
     report = MaterializeReport(
         clients=len(client_ids),
@@ -223,17 +228,12 @@ def _manager_index(clients: pd.DataFrame, client_ids: list[str]) -> dict[str, li
 
 
 def _swap_indexes(
-    store: RedisOnlineStore,
-    stale: list[str],
-    old_managers: set[str],
-    managers: Mapping[str, list[str]],
+    store: RedisOnlineStore, old_managers: set[str], managers: Mapping[str, list[str]]
 ) -> list[list[str]]:
-    """Commands (one MULTI) that drop stale clients and swap the client and manager indexes."""
+    """Commands (one MULTI, all in the ``{index}`` slot) that swap the client and manager
+    indexes."""
     keys, size = store.keys, store.write_batch
     commands: list[list[str]] = []
-    for start, end in _chunks(len(stale), size):
-        gone = stale[start:end]
-        commands.append(["DEL", *map(keys.profile, gone), *map(keys.owned, gone)])
     commands.append(["RENAME", keys.staging(keys.clients), keys.clients])
     dropped = sorted(old_managers - set(managers))
     commands.append(["DEL", keys.managers, *map(keys.manager, dropped)])
@@ -264,6 +264,7 @@ def materialize(
     Raises ``OfflineStoreEmptyError`` when nothing was imported, ``MaterializeError`` for bad
     input and ``StoreUnavailableError`` when Redis cannot be reached.
     """
+    adopt_legacy_events(store)  # version-1 events join the stream first (see key_migration)
     log = EventLog(store)
     snapshot_id = log.last_id()  # read the stream before the offline data: see module doc
     unflushed = [record for _, record in log.read_after("0-0")]

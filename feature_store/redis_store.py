@@ -1,18 +1,15 @@
-"""The Redis backend of the online store: key layout, bulk writes and per-key-status reads.
+"""The Redis backend of the online store: bulk writes and per-key-status reads.
 
-Key layout under the versioned prefix ``P`` (e.g. ``recsys:v1:``):
+Key names and which keys share a Redis Cluster slot: ``feature_store.keys``. Profiles are JSON
+strings rather than hashes because one MSET writes 10,000 of them in one command, which is what
+makes materializing a million clients fast on a single Redis (see benchmarks/).
 
-    P profile:<client>   string  JSON object of PROFILE_FIELDS (one SET replaces it atomically)
-    P owned:<client>     set     item ids the client owns now
-    P catalog            hash    item id -> JSON record
-    P manager:<manager>  set     client ids of one account manager
-    P clients, P managers  sets  indexes of what the last materialize wrote (to prune stale keys)
-    P blob:<name>        string  opaque per-model data
-    P meta               hash    what the last materialize wrote (time, counts)
-    P events             stream  the live event log (see ``feature_store.events``)
-
-Profiles are JSON strings rather than hashes because one MSET writes 10,000 of them in one
-command, which is what makes materializing a million clients fast (see benchmarks/).
+The same code serves a single Redis (embedded or ``redis://``), a Sentinel-managed master (a
+``redis.Redis`` that asks the Sentinels where the master is) and a Redis Cluster
+(``RedisCluster``, see ``feature_store.redis_topology``). Where they differ: on a cluster a
+transaction may only touch one slot, so ``transact`` runs one MULTI/EXEC per slot, and the hot
+reads go through redis-py's cluster pipeline (one round trip per node) instead of the
+hand-encoded pipeline of a single connection.
 """
 
 from __future__ import annotations
@@ -20,11 +17,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.exceptions import (  # type: ignore[attr-defined]  # (the stubs predate it)
+    ClusterDownError,
+    CrossSlotTransactionError,
+    RedisClusterException,
+    TryAgainError,
+)
 
+from feature_store.keys import Keys
 from feature_store.online import (
     Lookup,
     OnlineStore,
@@ -32,57 +35,21 @@ from feature_store.online import (
     Status,
     StoreUnavailableError,
 )
+from feature_store.redis_topology import RedisClient, is_cluster
 
-#: Errors that mean "the server is not there", as opposed to a bug in a command.
+__all__ = ["UNAVAILABLE_ERRORS", "Keys", "RedisOnlineStore", "as_text"]
+
+#: Errors that mean "the server is not there", as opposed to a bug in a command. On a cluster
+#: also: the cluster is failing over (CLUSTERDOWN, TRYAGAIN) or no node answers at all.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.BusyLoadingError,
+    ClusterDownError,
+    TryAgainError,
+    RedisClusterException,
     OSError,
 )
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Builds every key name from the versioned prefix."""
-
-    prefix: str
-
-    def profile(self, client_id: str) -> str:
-        return f"{self.prefix}profile:{client_id}"
-
-    def owned(self, client_id: str) -> str:
-        return f"{self.prefix}owned:{client_id}"
-
-    def manager(self, manager_id: str) -> str:
-        return f"{self.prefix}manager:{manager_id}"
-
-    def blob(self, name: str) -> str:
-        return f"{self.prefix}blob:{name}"
-
-    @property
-    def catalog(self) -> str:
-        return f"{self.prefix}catalog"
-
-    @property
-    def clients(self) -> str:
-        return f"{self.prefix}clients"
-
-    @property
-    def managers(self) -> str:
-        return f"{self.prefix}managers"
-
-    @property
-    def meta(self) -> str:
-        return f"{self.prefix}meta"
-
-    @property
-    def events(self) -> str:
-        return f"{self.prefix}events"
-
-    def staging(self, key: str) -> str:
-        """Where a key's next version is built before an atomic RENAME over it."""
-        return f"{key}:next"
 
 
 def as_text(value: Any) -> str:
@@ -105,17 +72,18 @@ def _json_lookup(raw: Any) -> Lookup[dict[str, Any]]:
 
 
 class RedisOnlineStore(OnlineStore):
-    """Online store on one Redis connection pool (``redis.Redis`` with decode_responses off).
+    """Online store on a Redis client (``redis.Redis`` or ``RedisCluster``, bytes replies).
 
     Every Redis call goes through ``guard()``, which turns connection failures into
-    ``StoreUnavailableError``; redis-py reconnects on the next call, so the same object works
-    again once the server is back.
+    ``StoreUnavailableError``; redis-py reconnects on the next call (and a cluster or Sentinel
+    client finds the new master), so the same object works again once Redis is back.
     """
 
     def __init__(
-        self, client: redis.Redis, prefix: str, *, display_url: str, write_batch: int = 10_000
+        self, client: RedisClient, prefix: str, *, display_url: str, write_batch: int = 10_000
     ) -> None:
-        self.redis = client
+        self.redis: Any = client  # redis.Redis or RedisCluster: the commands used exist on both
+        self.cluster = is_cluster(client)
         self.keys = Keys(prefix)
         self.display_url = display_url
         self.write_batch = write_batch
@@ -128,6 +96,8 @@ class RedisOnlineStore(OnlineStore):
         """Translate "Redis is not there" errors into ``StoreUnavailableError``."""
         try:
             yield
+        except CrossSlotTransactionError:
+            raise  # a bug: a transaction that spans slots (see ``transact``)
         except UNAVAILABLE_ERRORS as exc:
             raise StoreUnavailableError(
                 f"online store unavailable at {self.display_url}: {type(exc).__name__}: {exc}"
@@ -146,8 +116,9 @@ class RedisOnlineStore(OnlineStore):
         ids = list(dict.fromkeys(client_ids))
         if not ids:
             return {}
+        keys = [self.keys.profile(c) for c in ids]
         with self.guard():
-            raw = self.redis.mget([self.keys.profile(c) for c in ids])
+            raw = self.redis.mget_nonatomic(keys) if self.cluster else self.redis.mget(keys)
         return {
             c: Lookup.of(None if v is None else json.loads(v))
             for c, v in zip(ids, raw, strict=True)
@@ -158,7 +129,7 @@ class RedisOnlineStore(OnlineStore):
         if not ids:
             return {}
         with self.guard():
-            pipe = self.redis.pipeline(transaction=True)
+            pipe = self.redis.pipeline(transaction=False)  # per node on a cluster
             for c in ids:
                 pipe.exists(self.keys.profile(c))
                 pipe.smembers(self.keys.owned(c))
@@ -186,8 +157,8 @@ class RedisOnlineStore(OnlineStore):
 
         The hot read of the client cabinet (serving batches the reads of concurrent requests).
         Pipelined without MULTI/EXEC: the commands go out back to back on one connection and
-        Redis runs them in order. Owned offers are MISSING exactly when the profile is (as in
-        ``get_owned``).
+        Redis runs them in order (on a cluster: one pipeline per node). Owned offers are
+        MISSING exactly when the profile is (as in ``get_owned``).
         """
         ids = list(dict.fromkeys(client_ids))
         if not ids:
@@ -197,7 +168,10 @@ class RedisOnlineStore(OnlineStore):
             commands.append((b"GET", self.keys.profile(client_id).encode()))
             commands.append((b"SMEMBERS", self.keys.owned(client_id).encode()))
         with self.guard():
-            replies = self._pipelined(_resp_commands(*commands), len(commands))
+            if self.cluster:
+                replies = self._cluster_pipelined(commands)
+            else:
+                replies = self._pipelined(_resp_commands(*commands), len(commands))
         missing = (Lookup[dict[str, Any]](Status.MISSING), Lookup[frozenset[str]](Status.MISSING))
         result: dict[str, tuple[Lookup[dict[str, Any]], Lookup[frozenset[str]]]] = {}
         for n, client_id in enumerate(ids):
@@ -236,6 +210,36 @@ class RedisOnlineStore(OnlineStore):
             raise
         finally:
             pool.release(connection)
+        return replies
+
+    def _cluster_pipelined(self, commands: Sequence[tuple[bytes, ...]]) -> list[Any]:
+        """Commands through redis-py's cluster pipeline: grouped per node, replies in order."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name, *args in commands:  # the cluster client wants the command name as str
+            pipe.execute_command(as_text(name), *args)
+        return list(pipe.execute())
+
+    def transact(self, commands: Sequence[Sequence[str | bytes]]) -> list[Any]:
+        """Run ``commands`` (each names its key second) atomically per slot; replies in order.
+
+        On a single Redis: one MULTI/EXEC. On a cluster a transaction may touch one slot only,
+        so each slot's commands form one MULTI/EXEC, the slots in order of first appearance:
+        callers order their commands so that a failure half way leaves a state that a retry
+        repairs (``EventLog.append`` changes owned sets before it appends to the stream).
+        """
+        if not commands:
+            return []
+        groups: dict[int, list[int]] = {}
+        for n, command in enumerate(commands):
+            slot = self.redis.keyslot(command[1]) if self.cluster else 0
+            groups.setdefault(slot, []).append(n)
+        replies: list[Any] = [None] * len(commands)
+        for positions in groups.values():
+            pipe = self.redis.pipeline(transaction=True)
+            for n in positions:
+                pipe.execute_command(*commands[n])
+            for n, reply in zip(positions, pipe.execute(), strict=True):
+                replies[n] = reply
         return replies
 
     def get_items(self, item_ids: Sequence[str]) -> dict[str, Lookup[dict[str, Any]]]:
@@ -293,18 +297,17 @@ class RedisOnlineStore(OnlineStore):
     # ---- writes ------------------------------------------------------------------------------
 
     def apply_owned(self, changes: Sequence[OwnedChange]) -> None:
-        """Apply ownership changes in order, atomically (one MULTI/EXEC)."""
+        """Apply ownership changes in order, atomically per client (``transact``)."""
         if not changes:
             return
         with self.guard():
-            pipe = self.redis.pipeline(transaction=True)
-            for change in changes:
-                key = self.keys.owned(change.client_id)
-                if change.add:
-                    pipe.sadd(key, change.item_id)
-                else:
-                    pipe.srem(key, change.item_id)
-            pipe.execute()
+            self.transact(self.owned_commands(changes))
+
+    def owned_commands(self, changes: Sequence[OwnedChange]) -> list[tuple[str, str, str]]:
+        """SADD / SREM of each change, in order."""
+        return [
+            ("SADD" if c.add else "SREM", self.keys.owned(c.client_id), c.item_id) for c in changes
+        ]
 
     def append_stream(self, stream: str, entries: Sequence[Mapping[str, str]]) -> list[str]:
         """XADD each entry to ``stream`` in one MULTI/EXEC; returns the new entry ids.
@@ -316,6 +319,10 @@ class RedisOnlineStore(OnlineStore):
         """
         if not entries:
             return []
+        if self.cluster:  # one key, so one slot: a cluster transaction
+            with self.guard():
+                replies = self.transact([xadd_command(stream, entry) for entry in entries])
+            return [as_text(entry_id) for entry_id in replies]
         key = stream.encode()
         commands: list[tuple[bytes, ...]] = [(b"MULTI",)]
         for entry in entries:
@@ -333,10 +340,16 @@ class RedisOnlineStore(OnlineStore):
         if not records:
             raise ValueError("refusing to replace the catalog with an empty one")
         staging = self.keys.staging(self.keys.catalog)
-        encoded = {item_id: json.dumps(record) for item_id, record in records.items()}
+        fields = [x for item_id, record in records.items() for x in (item_id, json.dumps(record))]
         with self.guard():
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.delete(staging)
-            pipe.hset(staging, mapping=encoded)  # type: ignore[arg-type]
-            pipe.rename(staging, self.keys.catalog)
-            pipe.execute()
+            self.transact(
+                [
+                    ("DEL", staging),
+                    ("HSET", staging, *fields),
+                    ("RENAME", staging, self.keys.catalog),
+                ]
+            )
+
+
+def xadd_command(stream: str, entry: Mapping[str, str]) -> tuple[str, ...]:
+    return ("XADD", stream, "*", *(x for pair in entry.items() for x in pair))

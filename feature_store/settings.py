@@ -15,19 +15,27 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feature_store.redis_topology import Topology, topology_of
+from feature_store.redis_topology import parse as parse_redis_url
 from recommender.paths import DATA_DIR_ENV, data_dir, redis_dir
 
 #: Schema version of the key layout: bump it when the encoding of any key changes, so a new
 #: release never reads an old layout (materialize then fills the new prefix).
-SCHEMA_VERSION = 1
+#: Version 2: hash-tagged names, so one client's keys share a Redis Cluster slot (see
+#: ``feature_store.keys``, which also tells how version 1 data moves over).
+SCHEMA_VERSION = 2
 DEFAULT_KEY_PREFIX = f"recsys:v{SCHEMA_VERSION}:"
-_SCHEMES = ("redis", "rediss", "unix")
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*:v\d+:$")
 
 
 def masked_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (user names are kept)."""
     parts = urlsplit(url)
+    if "," in parts.netloc:  # several hosts (cluster, sentinel): urlsplit cannot read a port
+        userinfo, _, hosts = parts.netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:***@{hosts}" if colon else parts.netloc
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     if parts.password is None:
         return url
     user = parts.username or ""
@@ -43,7 +51,9 @@ class OnlineStoreSettings(BaseSettings):
     """Configuration of the Redis online store, read from the environment.
 
     ``REDIS_URL`` (also ``RECSYS_REDIS_URL``): ``redis://[:password@]host:port/db``,
-    ``rediss://`` for TLS or ``unix:///path.sock?db=N``; unset means embedded Redis.
+    ``rediss://`` for TLS or ``unix:///path.sock?db=N``; ``redis+cluster://host:port,...``
+    for a Redis Cluster, ``redis+sentinel://host:port,.../mastername`` for a Sentinel-managed
+    master (see ``feature_store.redis_topology``); unset means embedded Redis.
     Other fields take the ``RECSYS_`` prefix, e.g. ``RECSYS_REDIS_KEY_PREFIX``.
     """
 
@@ -56,7 +66,7 @@ class OnlineStoreSettings(BaseSettings):
     )
     redis_key_prefix: str = Field(
         default=DEFAULT_KEY_PREFIX,
-        description="Prefix of every key; ends with the schema version, e.g. 'recsys:v1:'.",
+        description="Prefix of every key; ends with the schema version, e.g. 'recsys:v2:'.",
     )
     data_dir: Path = Field(
         default_factory=lambda: data_dir(),
@@ -81,12 +91,7 @@ class OnlineStoreSettings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         raw = value.get_secret_value().strip()
-        scheme = urlsplit(raw).scheme
-        if scheme not in _SCHEMES:
-            raise ValueError(
-                f"REDIS_URL must start with redis://, rediss:// or unix:// (got {scheme or 'no'}"
-                " scheme)"
-            )
+        parse_redis_url(raw)  # RedisUrlError (a ValueError) names the bad part, not the password
         return SecretStr(raw)
 
     @field_validator("redis_key_prefix")
@@ -95,7 +100,7 @@ class OnlineStoreSettings(BaseSettings):
         if not _PREFIX_PATTERN.match(value):
             raise ValueError(
                 f"key prefix {value!r} must look like 'name:v<N>:' (a schema version and a "
-                "trailing colon), e.g. 'recsys:v1:'"
+                "trailing colon), e.g. 'recsys:v2:'"
             )
         return value
 
@@ -108,6 +113,13 @@ class OnlineStoreSettings(BaseSettings):
     def embedded(self) -> bool:
         """True when no ``REDIS_URL`` is set and an embedded server is used."""
         return self.redis_url is None
+
+    @property
+    def topology(self) -> Topology:
+        """Single server (embedded included), Redis Cluster or Sentinel, from ``REDIS_URL``."""
+        if self.redis_url is None:
+            return Topology.SINGLE
+        return topology_of(self.redis_url.get_secret_value())
 
     @property
     def display_url(self) -> str:

@@ -11,7 +11,7 @@ from feature_store.materialize import write_snapshot
 from feature_store.offline import OfflineStore
 from feature_store.online import Lookup, OwnedChange, Status, StoreUnavailableError
 from feature_store.redis_store import RedisOnlineStore
-from feature_store.settings import OnlineStoreSettings
+from feature_store.settings import DEFAULT_KEY_PREFIX, OnlineStoreSettings
 from recommender.feedback import owned_pairs
 from tests.feature_store.conftest import (
     settings_for,
@@ -75,13 +75,13 @@ def test_apply_owned_adds_and_frees(store: RedisOnlineStore) -> None:
 
 
 def test_prefixes_are_isolated(settings: OnlineStoreSettings) -> None:
-    v1 = open_store(settings)
-    v2 = open_store(settings.model_copy(update={"redis_key_prefix": "recsys:v2:"}))
-    _fill(v1)
-    assert v2.get_profiles(["c1"])["c1"].status is Status.MISSING
-    keys = {k.decode() for k in v1.redis.keys("*")}
+    current = open_store(settings)
+    other = open_store(settings.model_copy(update={"redis_key_prefix": "recsys:v9:"}))
+    _fill(current)
+    assert other.get_profiles(["c1"])["c1"].status is Status.MISSING
+    keys = {k.decode() for k in current.redis.keys("*")}
     assert keys
-    assert all(k.startswith("recsys:v1:") for k in keys)
+    assert all(k.startswith(DEFAULT_KEY_PREFIX) for k in keys)
 
 
 def test_unreachable_store_raises_then_recovers_without_rebuild(

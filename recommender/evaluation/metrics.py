@@ -102,17 +102,24 @@ def personalization(recommendations: np.ndarray, *, n_pairs: int = 10_000, seed:
 def kind_diversity(recommendations: np.ndarray, item_kinds: np.ndarray) -> float:
     """Mean over lists of 1 - share of same-kind item pairs (NaN when no list has 2 items)."""
     recs = np.asarray(recommendations, dtype=np.int64)
-    kinds = np.asarray(item_kinds)
-    values: list[float] = []
-    for row in recs:
-        listed = kinds[row[row >= 0]]
-        length = len(listed)
-        if length < 2:
-            continue
-        _, counts = np.unique(listed, return_counts=True)
-        same = float((counts * (counts - 1)).sum()) / (length * (length - 1))
-        values.append(1.0 - same)
-    return float(np.mean(values)) if values else float("nan")
+    if recs.ndim != 2 or recs.size == 0:
+        return float("nan")
+    _, kind_codes = np.unique(np.asarray(item_kinds), return_inverse=True)
+    valid = recs >= 0
+    codes = np.where(valid, kind_codes.ravel()[np.where(valid, recs, 0)], -1)
+    lengths = valid.sum(axis=1)
+    # per list, the count of each kind: one bincount over (row, kind) cells
+    n_kinds = int(kind_codes.max()) + 1 if len(kind_codes) else 1
+    rows = np.repeat(np.arange(len(recs)), recs.shape[1])[valid.ravel()]
+    counts = np.bincount(
+        rows * n_kinds + codes.ravel()[valid.ravel()], minlength=len(recs) * n_kinds
+    ).reshape(len(recs), n_kinds)
+    pairs = lengths * (lengths - 1)
+    scored = pairs > 0
+    if not scored.any():
+        return float("nan")
+    same = (counts * (counts - 1)).sum(axis=1)[scored] / pairs[scored]
+    return float(np.mean(1.0 - same))
 
 
 def item_popularity(interactions: sp.csr_matrix) -> np.ndarray:

@@ -10,8 +10,9 @@ default ``../shared/datasets/coil2000``; real insurance portfolios), else genera
 data generate``. Every step runs as a user runs it, a fresh ``recsys`` process each, timed from
 start to exit:
 
-- ``recsys train --model ease``: wall time against the run's own time for split, fit and
-  metrics (``timings.json`` of the MLflow run). Target: wall <= 4x that.
+- ``recsys train --model ease``, twice: wall time against the run's own time for split, fit and
+  metrics (``timings.json`` of the MLflow run). The first run also creates the data directory's
+  MLflow store (reported); target on the next: wall <= 4x that.
 - ``recsys evaluate`` of six models (``--models``). Target: <= 15 s.
 - ``recsys models`` on the store the runs filled. Target: <= 3 s.
 
@@ -104,19 +105,28 @@ def main(argv: list[str] | None = None) -> int:
         seconds, _ = recsys(["data", "import", *tables], env)
         print(f"  recsys data import                  {seconds:6.1f} s")
 
-        seconds, _ = recsys(["train", "--model", "ease"], env)
-        timings = run_timings(root / "data")
-        core = timings[CORE_STEP]
-        ratio = seconds / core
-        missed += [] if ratio <= TRAIN_RATIO_TARGET else ["train"]
-        print(
-            f"  recsys train --model ease           {seconds:6.1f} s  = {ratio:.1f}x its "
-            f"split+fit+metrics ({core:.1f} s)  target <= {TRAIN_RATIO_TARGET:g}x  "
-            f"{verdict(ratio <= TRAIN_RATIO_TARGET)}"
-        )
-        for label, step in timings.items():
-            if step:
-                print(f"      {label:34s} {step:6.2f} s")
+        # the first run also creates the data dir's MLflow store (a one-time cost, reported);
+        # the target is on the next one, the data scientist's loop
+        for run, label in enumerate(("first run, creates the store", "next run")):
+            seconds, _ = recsys(["train", "--model", "ease"], env)
+            timings = run_timings(root / "data")
+            core = timings[CORE_STEP]
+            ratio = seconds / core
+            checked = run == 1
+            if checked and ratio > TRAIN_RATIO_TARGET:
+                missed.append("train")
+            target = (
+                f"target <= {TRAIN_RATIO_TARGET:g}x  {verdict(ratio <= TRAIN_RATIO_TARGET)}"
+                if checked
+                else "(reported)"
+            )
+            print(
+                f"  recsys train --model ease ({label}) {seconds:6.1f} s  = {ratio:.1f}x its "
+                f"split+fit+metrics ({core:.1f} s)  {target}"
+            )
+            for step_label, step in timings.items():
+                if step:
+                    print(f"      {step_label:34s} {step:6.2f} s")
 
         seconds, _ = recsys(["evaluate", "--models", args.models], env)
         missed += [] if seconds <= EVALUATE_TARGET_S else ["evaluate"]

@@ -124,13 +124,20 @@ class LiveExperiments:
         client_id: str | None,
         segment: str | None,
         industry: str | None,
+        risk_band: str | None = None,
     ) -> Arm:
-        """Who answers ``client_id`` (the serving model outside every experiment)."""
+        """Who answers ``client_id`` (the serving model outside every experiment);
+        ``risk_band``: the client's churn-risk band, for experiments that target bands."""
         experiments = self.experiments()
         if not experiments or client_id is None:
             return Arm(serving)
         found = assign_first(
-            experiments, client_id, segment=segment, industry=industry, at=datetime.now(UTC)
+            experiments,
+            client_id,
+            segment=segment,
+            industry=industry,
+            risk_band=risk_band,
+            at=datetime.now(UTC),
         )
         if found is None:
             return Arm(serving)

@@ -11,7 +11,13 @@ The pieces, one idea each:
 * ``model`` - LightGBM trees + isotonic calibration, stored as data (``ChurnModel``);
 * ``baselines``, ``metrics``, ``backtest`` - the honest time backtest against the base rate and
   the best single-feature rule, with the shuffled-window control;
-* ``scoring``, ``drivers`` - every client's risk as of a day, and the reasons behind it.
+* ``scoring``, ``drivers`` - every client's risk as of a day, and the reasons behind it (said in
+  Russian or English);
+* ``bands``, ``retention`` - low / medium / high bands, revenue at risk, the risk columns of
+  exports, portfolios ordered by risk, and the retention reason of retention offers (favoured by
+  ``recommender.ranking.boosts.RetentionBoost``).
+
+Serving loads the model and its scores in ``serving.churn_risk``.
 
 Training and MLflow live in ``training.churn``; the synthetic data's churn story in
 ``recommender.synthetic.churn``.

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.atomic import atomic_output
-from recommender.churn.drivers import drivers
+from recommender.churn.drivers import Driver, driver_facts, drivers
 from recommender.churn.events import EventLog, from_day
 from recommender.churn.features import feature_matrix
 from recommender.churn.holdings import holdings_at
@@ -46,6 +46,30 @@ class ScoreTable:
         if not self.at_risk[row]:
             return None, []
         return float(self.probability[row]), drivers(self.features[row])
+
+    def facts(self, client_id: str) -> tuple[float | None, list[Driver]] | None:
+        """``lookup`` with the drivers as facts, to be said in any language."""
+        row = self.row_of.get(client_id)
+        if row is None:
+            return None
+        if not self.at_risk[row]:
+            return None, []
+        return float(self.probability[row]), driver_facts(self.features[row])
+
+    def probability_of(self, client_id: str) -> float:
+        """One client's probability (NaN: unknown, or not at risk); the request path's look-up."""
+        row = self.row_of.get(client_id)
+        if row is None or not self.at_risk[row]:
+            return float("nan")
+        return float(self.probability[row])
+
+    def probabilities(self, client_ids: list[str]) -> np.ndarray:
+        """The probability of each client (NaN: unknown, or not at risk), in the given order."""
+        rows = np.fromiter((self.row_of.get(c, -1) for c in client_ids), np.int64, len(client_ids))
+        out = np.full(len(client_ids), np.nan)
+        known = rows >= 0
+        out[known] = np.where(self.at_risk[rows[known]], self.probability[rows[known]], np.nan)
+        return out
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / SCORES_FILE

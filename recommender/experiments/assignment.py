@@ -61,15 +61,17 @@ def assign(
     *,
     segment: str | None = None,
     industry: str | None = None,
+    risk_band: str | None = None,
     at: datetime | None = None,
 ) -> Assignment | None:
     """The client's assignment, or ``None`` when the experiment is not running or excludes it.
 
-    ``at`` defaults to now; a targeted experiment needs the client's ``segment``/``industry``.
+    ``at`` defaults to now; a targeted experiment needs the client's ``segment``/``industry``
+    / churn ``risk_band``.
     """
     if not experiment.is_active(at or datetime.now(UTC)):
         return None
-    if not experiment.targeting.admits(segment, industry):
+    if not experiment.targeting.admits(segment, industry, risk_band):
         return None
     if experiment.holdout > 0 and unit_draw(holdout_salt(experiment), client_id) < (
         experiment.holdout
@@ -86,11 +88,14 @@ def assign_first(
     *,
     segment: str | None = None,
     industry: str | None = None,
+    risk_band: str | None = None,
     at: datetime | None = None,
 ) -> Assignment | None:
     """The assignment in the first experiment (in file order) that takes the client."""
     for experiment in experiments:
-        found = assign(experiment, client_id, segment=segment, industry=industry, at=at)
+        found = assign(
+            experiment, client_id, segment=segment, industry=industry, risk_band=risk_band, at=at
+        )
         if found is not None:
             return found
     return None

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from recommender.churn.bands import RiskBand
 from recommender.domain import Segment
 
 #: Variant name given to clients held out of an experiment (they get ``holdout_target``).
@@ -81,15 +82,23 @@ class Variant(BaseModel):
 
 
 class Targeting(BaseModel):
-    """Who may enter: clients of these segments and industries (``None`` lets everyone in)."""
+    """Who may enter: clients of these segments, industries and churn-risk bands (``None``
+    lets everyone in). A client without a band (no churn model is loaded, the client holds no
+    tariff or is newer than the churn model's data) never enters an experiment targeting
+    bands."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     segments: tuple[Segment, ...] | None = None
     industries: tuple[str, ...] | None = None
+    risk_bands: tuple[RiskBand, ...] | None = None
 
-    def admits(self, segment: str | None, industry: str | None) -> bool:
+    def admits(
+        self, segment: str | None, industry: str | None, risk_band: str | None = None
+    ) -> bool:
         if self.segments is not None and segment not in {s.value for s in self.segments}:
+            return False
+        if self.risk_bands is not None and risk_band not in self.risk_bands:
             return False
         return self.industries is None or industry in self.industries
 

@@ -33,9 +33,12 @@ def _p(value: float) -> str:
 
 
 def variants_table(report: ExperimentReport) -> Table:
-    """One row per variant: exposures, clients, click-through, conversion, revenue per client."""
+    """One row per variant: exposures, clients, click-through, conversion, revenue per client,
+    retention (clients holding a tariff at first exposure, churned by the end, the share kept)."""
     table = Table(title=f"experiment {report.experiment}: {report.looks} daily looks")
-    for header in ("variant", "exposures", "clients", "CTR", "conversion", "revenue/client"):
+    headers = ("variant", "exposures", "clients", "CTR", "conversion", "revenue/client",
+               "held a tariff", "churned", "retention")  # fmt: skip
+    for header in headers:
         table.add_column(header, justify="left" if header == "variant" else "right")
     for row in report.variants:
         is_control = row.variant == report.control and row.variant != "control"
@@ -47,6 +50,9 @@ def variants_table(report: ExperimentReport) -> Table:
             _pct(row.click_through, signed=False),
             _pct(row.conversion, signed=False),
             f"{row.revenue_per_client:,.2f}",
+            f"{row.at_risk_clients:,}",
+            f"{row.churned:,}",
+            _pct(row.retention, signed=False),
         )
     return table
 

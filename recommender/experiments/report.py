@@ -4,8 +4,10 @@ A client enters a variant at its first impression carrying the experiment (``exp
 and ``variant`` columns); clients seen in two variants are dropped and counted. Per variant:
 exposures (impressions), clients, click-through (clicks / impressions; a plain click without
 the experiment counts by its request id or the client's exposure), conversion (clients
-with a purchase, subscription start or enrolment at or after their first exposure / clients)
-and revenue per client (sum of ``value`` of those events / clients). Every other variant is
+with a purchase, subscription start or enrolment at or after their first exposure / clients),
+revenue per client (sum of ``value`` of those events / clients) and retention (of the clients
+holding a tariff at first exposure, the share still holding one at the window's end:
+``recommender.experiments.retention``). Every other variant is
 compared with the control (the first variant): z-test on conversion, Welch on revenue per
 client, with 95 % intervals, plus an always-valid mSPRT p-value from daily looks (each look
 uses the clients exposed and the events seen by the end of that day).
@@ -13,7 +15,8 @@ uses the clients exposed and the events seen by the end of that day).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,7 @@ from recommender.experiments.results import (
     Uplift,
     VariantStats,
 )
+from recommender.experiments.retention import tariff_ids, variant_retention
 from recommender.experiments.sequential import DEFAULT_RELATIVE_TAU, msprt_means, msprt_proportions
 from recommender.experiments.stats import (
     SRM_THRESHOLD,
@@ -210,8 +214,13 @@ def _uplifts(
 
 
 def _summaries(
-    final: pd.DataFrame, impressions: pd.DataFrame, clicks: pd.DataFrame, variants: list[str]
+    final: pd.DataFrame,
+    impressions: pd.DataFrame,
+    clicks: pd.DataFrame,
+    variants: list[str],
+    retention: pd.DataFrame | None = None,
 ) -> list[VariantStats]:
+    retention_rows = {} if retention is None else retention.to_dict("index")
     exposures = impressions.groupby("variant").size().reindex(variants, fill_value=0)
     click_counts = clicks.groupby("variant").size().reindex(variants, fill_value=0)
     rows = []
@@ -229,9 +238,19 @@ def _summaries(
                     conversion=float(np.float64(x) / n),
                     revenue=float(s),
                     revenue_per_client=float(np.float64(s) / n),
+                    **({} if retention is None else _retention_fields(retention_rows[v])),
                 )
             )
     return rows
+
+
+def _retention_fields(row: Mapping[Hashable, Any]) -> dict[str, float | int]:
+    return {
+        "at_risk_clients": int(row["at_risk_clients"]),
+        "churned": int(row["churned"]),
+        "churn_rate": float(row["churn_rate"]),
+        "retention": float(row["retention"]),
+    }
 
 
 def build_report(
@@ -242,6 +261,8 @@ def build_report(
     alpha: float = 0.05,
     relative_tau: float = DEFAULT_RELATIVE_TAU,
     srm_threshold: float = SRM_THRESHOLD,
+    history: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
 ) -> ExperimentReport:
     """Analyse one experiment from an events frame with ``EVENT_COLUMNS``.
 
@@ -249,6 +270,10 @@ def build_report(
     end come from it. With a bare name the variants are those seen, ``control`` (default: one
     named ``control``, else the first variant shown) leads, and the SRM check assumes equal
     weights.
+
+    Retention per variant (churn within the window, ``recommender.experiments.retention``)
+    replays what clients hold from ``history`` (default: ``events``, when it names offers);
+    ``items`` tells tariffs apart (``kind``).
     """
     _check_columns(events)
     name = experiment if isinstance(experiment, str) else experiment.name
@@ -286,6 +311,13 @@ def build_report(
             f"sample ratio mismatch (chi-square p = {srm.p_value:.2g}): assignment or logging "
             "is broken, do not trust the uplifts"
         )
+    # retention's window: to the experiment's end, else to the last event of the log
+    window_end = (
+        pd.Timestamp(experiment.end)
+        if not isinstance(experiment, str) and experiment.end is not None
+        else frame["timestamp"].max()
+    )
+    retention = _retention(clients, history, events, window_end, variants, items)
     return ExperimentReport(
         experiment=name,
         control=variants[0],
@@ -294,7 +326,7 @@ def build_report(
         last_event=last.to_pydatetime(warn=False),
         looks=len(looks),
         mixed_clients=mixed,
-        variants=_summaries(looks[-1], impressions, clicks, variants),
+        variants=_summaries(looks[-1], impressions, clicks, variants, retention),
         uplifts=_uplifts(looks, variants, alpha, relative_tau),
         srm=SrmSummary(
             observed=dict(zip(variants, srm.observed, strict=True)),
@@ -306,3 +338,18 @@ def build_report(
         ),
         warnings=warnings,
     )
+
+
+def _retention(
+    clients: pd.DataFrame,
+    history: pd.DataFrame | None,
+    events: pd.DataFrame,
+    window_end: pd.Timestamp,
+    variants: list[str],
+    items: pd.DataFrame | None,
+) -> pd.DataFrame | None:
+    """Retention per variant, or ``None`` when there is no history naming offers."""
+    source = history if history is not None else events
+    if "item_id" not in source.columns:
+        return None
+    return variant_retention(clients, source, window_end, variants, tariff_ids(items))

@@ -28,6 +28,13 @@ class VariantStats(BaseModel):
     conversion: float
     revenue: float
     revenue_per_client: float
+    #: Retention (``recommender.experiments.retention``): clients holding a tariff at their
+    #: first exposure, how many of them churned by the window's end, the rate and 1 - rate
+    #: (NaN when no history was given or no client held a tariff).
+    at_risk_clients: int = 0
+    churned: int = 0
+    churn_rate: float = float("nan")
+    retention: float = float("nan")
 
 
 class Uplift(BaseModel):

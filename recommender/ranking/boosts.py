@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.churn.bands import RiskBands
 from recommender.domain import LOYALTY_TIERS
 from recommender.loyalty import PROFI_TIERS, SERVICE_KINDS, TIER_THRESHOLDS
 from recommender.ranking.clients import ClientBlock
@@ -130,3 +131,78 @@ class ProfiBoost(Boost):
 
 def _service_mask(model: RankingModel) -> np.ndarray:
     return np.asarray([kind in SERVICE_KINDS for kind in model.kinds], dtype=bool)
+
+
+#: The client attribute the retention boost reads: the churn probability (``recommender.churn``)
+#: the caller put in the block (NaN or absent: not known, no boost).
+CHURN_ATTRIBUTE = "churn_probability"
+#: Offers whose id or tariff family holds one of these words are support offers.
+SUPPORT_MARKERS: tuple[str, ...] = ("support", "onsite", "outsourcing", "servicedesk")
+
+
+@dataclass(frozen=True)
+class RetentionBoost(Boost):
+    """For a client at risk of churning, the offers that keep clients: ``weight * w(p)`` on
+    training (courses), support (an offer whose id or tariff family names support, see
+    ``SUPPORT_MARKERS``: a support tariff of a family it lacks, an on-site engineer, ...) and
+    the step to the next "Profi" tier (an offer that adds a service in use while the client is
+    below the top tier). ``w(p)`` comes from the risk bands (``RiskBands.weight``): 0 in the
+    low band, 0.5 at the medium threshold rising to 1 at the high one. The probability is the
+    block's ``churn_probability`` attribute; clients without one get nothing."""
+
+    weight: float
+    bands: RiskBands = field(default_factory=RiskBands)
+    profi_thresholds: tuple[int, ...] = tuple(PROFI_TIERS.values())
+    support_markers: tuple[str, ...] = SUPPORT_MARKERS
+
+    def units(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        risk = self.client_weights(block)
+        if not np.any(risk > 0):
+            return np.zeros(model.n_items)
+        return self.weight * np.where(self.retention_offers(model, block), risk[:, None], 0.0)
+
+    @staticmethod
+    def probabilities(block: ClientBlock) -> np.ndarray:
+        """Each client's churn probability from the block (NaN where unknown)."""
+        values = block.attributes.get(CHURN_ATTRIBUTE)
+        if values is None:
+            return np.full(len(block), np.nan)
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+    def client_weights(self, block: ClientBlock) -> np.ndarray:
+        """Each client's share of the boost, in [0, 1] (0: not at risk, or unknown)."""
+        return self.bands.weight(self.probabilities(block))
+
+    def retention_offers(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """(n, n_items): the offer is a retention offer for the client (course, support, or
+        a step toward the next Profi tier)."""
+        kinds = np.asarray(model.kinds, dtype=object)
+        static = (kinds == "course") | self.support_mask(model)
+        profi = ProfiBoost(1.0, self.profi_thresholds)
+        below_top = profi.needed(model, block) > 0
+        step = below_top[:, None] & ProfiBoost.adds_a_service(model, block)
+        return static[None, :] | step
+
+    def kind_of(self, model: RankingModel, block: ClientBlock) -> np.ndarray:
+        """(n, n_items) why each offer retains: "course", "support", "profi" or ""."""
+        kinds = np.asarray(model.kinds, dtype=object)
+        out = np.full((len(block), model.n_items), "", dtype=object)
+        profi = ProfiBoost(1.0, self.profi_thresholds)
+        step = (profi.needed(model, block) > 0)[:, None] & ProfiBoost.adds_a_service(model, block)
+        out[step] = "profi"
+        out[:, self.support_mask(model)] = "support"
+        out[:, kinds == "course"] = "course"
+        return out
+
+    def support_mask(self, model: RankingModel) -> np.ndarray:
+        """(n_items,): the offer is a support offer (its id or family names support)."""
+        catalog = model.servable.catalog
+        family = np.asarray(catalog.family, dtype=np.int64).reshape(-1)
+        names = catalog.family_names
+        texts = [
+            f"{item} {names[f] if f >= 0 else ''}".lower()
+            for item, f in zip(model.item_ids, family.tolist(), strict=True)
+        ]
+        return np.asarray(
+            [any(m in text for m in self.support_markers) for text in texts], dtype=bool
+        )

@@ -17,18 +17,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.churn.bands import DEFAULT_HIGH, DEFAULT_MEDIUM, RiskBands
 from recommender.loyalty import PROFI_TIERS, check_profi_tiers
 from recommender.ranking.arith import chosen_z, row_stats
 from recommender.ranking.boosts import (
     Boost,
     MarginBoost,
     ProfiBoost,
+    RetentionBoost,
     TierProgressBoost,
     total_units,
 )
@@ -56,11 +58,24 @@ class PolicySettings(BaseSettings):
     loyalty_programme: Literal["profi", "spend"] = "profi"
     #: The "Profi" tiers: the fewest services in use of each, in order (JSON in the environment).
     profi_thresholds: dict[str, int] = Field(default_factory=lambda: dict(PROFI_TIERS))
+    #: Retention offers for clients at risk of churning (``RetentionBoost``; 0: off), and the
+    #: churn probabilities where the medium and the high risk band start (``RiskBands``).
+    retention_boost: float = Field(default=0.1, ge=0, le=10)
+    churn_band_medium: float = Field(default=DEFAULT_MEDIUM, gt=0, lt=1)
+    churn_band_high: float = Field(default=DEFAULT_HIGH, gt=0, le=1)
 
     @field_validator("profi_thresholds")
     @classmethod
     def _valid_tiers(cls, value: dict[str, int]) -> dict[str, int]:
         return check_profi_tiers(value)
+
+    @model_validator(mode="after")
+    def _valid_bands(self) -> Self:
+        self.risk_bands()  # raises naming both thresholds when they are out of order
+        return self
+
+    def risk_bands(self) -> RiskBands:
+        return RiskBands(self.churn_band_medium, self.churn_band_high)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +133,9 @@ class RankingPolicy:
             boosts.append(ProfiBoost(s.loyalty_boost, tuple(s.profi_thresholds.values())))
         elif s.loyalty_boost > 0:
             boosts.append(TierProgressBoost(s.loyalty_boost))
+        if s.retention_boost > 0:
+            tiers = tuple(s.profi_thresholds.values())
+            boosts.append(RetentionBoost(s.retention_boost, s.risk_bands(), tiers))
         return cls(s.default_k, s.max_per_kind, tuple(boosts))
 
     def model_only(self) -> RankingPolicy:

@@ -37,6 +37,7 @@ from serving.deps import (
 from serving.experiments import FALLBACK_VARIANT, Arm, LiveExperiments
 from serving.language import request_speaker
 from serving.recommend import UnknownClientError, context_of, namer
+from serving.retention import risk_band, with_client_risk
 from serving.schemas import ErrorBody, RecommendationsOut, recommendations_json
 from serving.security import KeyRing, require_portfolio
 from serving.store_gateway import StoreGateway
@@ -84,7 +85,10 @@ async def answer(
         require_portfolio(principal, profiles)
     ctx = context_of(serving, client_id, client_state)
     experiments: LiveExperiments = state.experiments
-    arm = experiments.arm(state.holder, serving, client_id, ctx.segment, ctx.attribute("industry"))
+    band = risk_band(state.churn, settings.risk_bands(), client_id)  # serving.retention
+    arm = experiments.arm(
+        state.holder, serving, client_id, ctx.segment, ctx.attribute("industry"), band
+    )
     model = arm.model
     if model is not serving:
         try:
@@ -97,6 +101,7 @@ async def answer(
         speaker = request_speaker(request, settings, "client")
         narrator = await _read(store, namer, model, store, ctx.owned.tolist(), speaker)
     request_id = str(request.scope["state"]["request_id"])
+    ctx = with_client_risk(state.churn, ctx)  # retention offers for a client at risk
     ranking = rank_and_log(state, settings, arm, ctx, rules, narrator, client_id, request_id)
     body = recommendations_json(ranking, request_id, model.label, arm.experiment, arm.variant)
     return Response(body, media_type="application/json")

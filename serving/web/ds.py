@@ -1,5 +1,6 @@
 """The data-scientist page (admin key): served model versions per alias, their offline metrics,
-and the running experiments with their current report and uplift chart (a server-side PNG).
+the churn-risk model's backtest and calibration (``serving.web.ds_churn``), and the running
+experiments with their current report and uplift chart (a server-side PNG).
 
 Offline metrics come from the MLflow run that produced each registered version; a model loaded
 from a directory, or a run without metrics, shows "not available". Experiment reports are built
@@ -28,6 +29,7 @@ from serving.model_source import RegistrySource
 from serving.security import KeyRing
 from serving.settings import ServingSettings
 from serving.web.auth import PageStaffDep
+from serving.web.ds_churn import COLUMNS, SCORES, churn_panel
 from serving.web.views import templates
 
 log = logging.getLogger("serving.web")
@@ -144,6 +146,9 @@ def ds_page(
     context = {
         "principal": principal,
         "aliases": rows,
+        "churn": churn_panel(request.app.state.churn),
+        "churn_scores": SCORES,
+        "churn_columns": COLUMNS,
         "metric_names": names,
         "experiments": experiment_views(settings),
         "source": holder.source.description,

@@ -10,16 +10,18 @@ import io
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from recommender.nbo_table import MEDIA_TYPES, write_table
+from serving.churn_risk import NOT_LOADED, ChurnModelMissingError
 from serving.deps import ModelDep, SettingsDep, StoreDep, ranking_policy
+from serving.routers.churn import not_loaded
 from serving.schemas import ErrorBody
 from serving.security import forbid_manager
 from serving.web.auth import WebStaffDep
 from serving.web.portfolio import manager_view
-from serving.web.views import FiltersDep
+from serving.web.views import FiltersDep, programmes
 
 router = APIRouter(prefix="/v1", tags=["account managers"])
 
@@ -31,10 +33,15 @@ router = APIRouter(prefix="/v1", tags=["account managers"])
         200: {"content": {m: {} for m in MEDIA_TYPES.values()}, "description": "The file"},
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
-        503: {"model": ErrorBody, "description": "Online store unavailable"},
+        503: {
+            "model": ErrorBody,
+            "description": "Online store unavailable, or sort=risk / risk asked and no churn "
+            "model is loaded",
+        },
     },
 )
 def export_next_best_offers(
+    request: Request,
     model: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
@@ -43,11 +50,22 @@ def export_next_best_offers(
     fmt: Literal["csv", "xlsx", "parquet"],
     filters: FiltersDep,
 ) -> Response:
-    """The manager's clients by opportunity with their top offers, as a downloadable file."""
+    """The manager's clients by opportunity (or by revenue at risk: ``sort=risk``) with their
+    top offers and churn risk (``churn_probability``, ``churn_band``, ``revenue_at_risk``),
+    as a downloadable file."""
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
+    extra = programmes(request, settings)
+    if extra.scores is None and (filters.sort == "risk" or filters.risk):
+        raise not_loaded(ChurnModelMissingError(f"{NOT_LOADED}: {extra.churn_problem}"))
     view = manager_view(
-        model, store, manager_id, filters, settings.max_manager_clients, ranking_policy(settings)
+        model,
+        store,
+        manager_id,
+        filters,
+        settings.max_manager_clients,
+        ranking_policy(settings),
+        extra,
     )
     buffer = io.BytesIO()
     write_table(view.frame, fmt, buffer)

@@ -110,7 +110,57 @@ _RU: dict[str, str] = {
     "No experiment is running.": "Экспериментов нет.",
     "uplift of {name} with 95 % intervals": "прирост {name} с 95 % интервалами",
     "Language": "Язык",
+    # churn risk and the "Profi" programme (issue 16)
+    "Churn risk": "Риск ухода",
+    "all risk bands": "любой риск",
+    "low risk": "низкий риск",
+    "medium risk": "средний риск",
+    "high risk": "высокий риск",
+    "Order by": "Порядок",
+    "opportunity": "по потенциалу",
+    "revenue at risk": "по выручке под риском",
+    "revenue at risk {total} · churn model {model}": (
+        "выручка под риском {total} · модель оттока {model}"
+    ),
+    "Churn risk is not shown: {problem}": "Риск ухода не показан: {problem}",
+    "at risk {money}": "под риском {money}",
+    "not scored": "нет оценки",
+    "Profi programme": "Программа «Профи»",
+    "{n} services in use, {needed} to go": "услуг в работе: {n}, осталось {needed}",
+    "{n} services in use, top tier": "услуг в работе: {n}, высший уровень",
+    "probability of cancelling every tariff within {days} days, as of {day}": (
+        "вероятность отказа от всех тарифов в течение {days} дн., на {day}"
+    ),
+    "Churn-risk model": "Модель риска ухода",
+    "served here: {label}": "обслуживается здесь: {label}",
+    "Backtest (test cut-off {cutoff})": "Проверка на истории (срез {cutoff})",
+    "score": "оценка",
+    "model": "модель",
+    "base rate": "базовая частота",
+    "best single-feature rule: {rule}": "лучшее правило по одному признаку: {rule}",
+    "one active service": "одна активная услуга",
+    "shuffled-window control": "контроль с перемешанным окном",
+    "Calibration (reliability by decile of predicted risk)": (
+        "Калибровка (надёжность по децилям прогноза)"
+    ),
+    "predicted": "прогноз",
+    "observed": "факт",
+    "rows": "строк",
+    "retention": "удержание",
+    "churned": "ушли",
 }
+
+#: Tiers of the "Profi" programme as words (a tier configured under another name shows as is).
+_PROFI: dict[Language, dict[str, str]] = {
+    "ru": {"basic": "Базовый", "profi": "Профи", "profi_plus": "Профи+"},
+    "en": {"basic": "Basic", "profi": "Profi", "profi_plus": "Profi+"},
+}
+
+
+def profi_label(tier: str, language: Language) -> str:
+    """A Profi tier as a word: ``profi_plus`` -> "Профи+"."""
+    return _PROFI[language].get(tier, tier.replace("_", " "))
+
 
 #: The probability's horizon as ``recommender.evaluation.evaluate.describe_horizon`` writes it.
 _HORIZONS_RU: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -191,6 +241,7 @@ def language_context(request: Request) -> dict[str, Any]:
         return probability_note(calibration, language)
 
     word: Callable[[str], str] = lambda value: value_label(str(value), language)  # noqa: E731
+    profi: Callable[[str], str] = lambda tier: profi_label(str(tier), language)  # noqa: E731
     label: Callable[[str], str] = lambda field: field_label(str(field), language)  # noqa: E731
     return {
         "lang": language,
@@ -198,5 +249,6 @@ def language_context(request: Request) -> dict[str, Any]:
         "t": t,
         "word": word,
         "label": label,
+        "profi": profi,
         "probability_note": note,
     }

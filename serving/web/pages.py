@@ -6,6 +6,7 @@ carries a CSRF token; failed logins count toward the per-address limit of ``serv
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -13,6 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from feature_store.online import StoreUnavailableError
+from recommender.churn.bands import RISK_BANDS
+from recommender.churn.retention import client_risk
 from serving.deps import ModelDep, SettingsDep, StoreDep, ranking_policy
 from serving.rate_limit import FailedAttempts, client_address
 from serving.security import KeyRing, Principal, forbid_client, forbid_manager, key_id
@@ -36,7 +39,7 @@ from serving.web.csrf import (
 from serving.web.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE_S, page_language
 from serving.web.portfolio import PROFILE_COLUMNS, Filters, client_view, manager_view
 from serving.web.sessions import SESSION_COOKIE
-from serving.web.views import KINDS, FiltersDep, client_rows, templates
+from serving.web.views import KINDS, FiltersDep, client_rows, programmes, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_same_origin)])
 ManagerId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -176,7 +179,13 @@ async def logout(request: Request) -> RedirectResponse:
 
 
 def _query(filters: Filters) -> str:
-    values = {"kind": filters.kind or "", "industry": filters.industry or "", "k": filters.k}
+    values = {
+        "kind": filters.kind or "",
+        "industry": filters.industry or "",
+        "k": filters.k,
+        "sort": filters.sort,
+        "risk": filters.risk or "",
+    }
     return urlencode(values)
 
 
@@ -199,23 +208,37 @@ def manager_page(
     manager_id: ManagerId,
     filters: FiltersDep,
 ) -> Response:
-    """The manager's clients by opportunity, filtered by offer kind and industry."""
+    """The manager's clients by opportunity or by revenue at risk, filtered by offer kind,
+    industry and churn-risk band; without a churn model the page says so and orders by
+    opportunity."""
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
+    extra = programmes(request, settings)
+    if extra.scores is None:  # nothing to order or filter by: say why, show the rest
+        filters = replace(filters, sort="opportunity", risk=None)
     view = manager_view(
-        model, store, manager_id, filters, settings.max_manager_clients, ranking_policy(settings)
+        model,
+        store,
+        manager_id,
+        filters,
+        settings.max_manager_clients,
+        ranking_policy(settings),
+        extra,
     )
-    rows = client_rows(view)
+    rows = client_rows(view, extra.profi_tiers)
     context = {
         "principal": principal,
         "manager_id": manager_id,
         "rows": rows,
         "total": sum(r.expected_value for r in rows),
+        "at_risk_total": sum(r.risk.revenue_at_risk for r in rows),
         "filters": filters,
         "kinds": KINDS,
+        "bands": RISK_BANDS,
         "industries": view.industries,
         "query": _query(filters),
         "model_label": model.label,
+        "churn": extra,
         "calibration": model.ranking.calibration,
     }
     return templates.TemplateResponse(request, "manager.html", context)
@@ -231,22 +254,28 @@ def client_page(
     manager_id: ManagerId,
     client_id: Annotated[str, Path(min_length=1, max_length=128)],
 ) -> Response:
-    """One client: profile, owned offers, loyalty progress and ten next-best offers."""
+    """One client: profile, owned offers, churn risk and its drivers, Profi and spend tier
+    progress and ten next-best offers."""
     if not principal.may_see_manager(manager_id):
         raise forbid_manager(manager_id)
     members = store.clients_of_manager(manager_id)
     if members is not None and client_id not in members:
         raise forbid_client(client_id)
-    filters = Filters(k=10, language=page_language(request))
-    view = client_view(model, store, client_id, filters, ranking_policy(settings))
-    row = client_rows(view)[0]
+    language = page_language(request)
+    filters = Filters(k=10, language=language)
+    extra = programmes(request, settings)
+    view = client_view(model, store, client_id, filters, ranking_policy(settings), extra)
+    row = client_rows(view, extra.profi_tiers)[0]
     record = view.frame.iloc[0]
     profile = [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]
+    risk = client_risk(extra.scores, extra.bands, client_id) if extra.scores else None
     context = {
         "principal": principal,
         "manager_id": manager_id,
         "row": row,
         "profile": profile,
+        "drivers": risk.said(language) if risk is not None else [],
+        "churn": extra,
         "calibration": model.ranking.calibration,
     }
     return templates.TemplateResponse(request, "client.html", context)

@@ -68,6 +68,9 @@ TABLE = [
     # account managers: the manager's own portfolio, or the admin
     _staff("GET", NBO, "/v1/managers/m001/next-best-offers", "m001", OK),
     _staff("GET", f"{NBO}.{{fmt}}", "/v1/managers/m001/next-best-offers.csv", "m001", OK),
+    # churn risk: the client's manager or the admin (503: no churn model in this setup)
+    _staff("GET", "/v1/clients/{client_id}/churn-risk", "/v1/clients/c000/churn-risk", "m001",
+           503),
     # what is loaded: any staff key (another manager's too); reload and experiments: admin only
     Row("GET", "/v1/models", "/v1/models", "m001", OK, open_status=401, other_manager=OK,
         cabinet=403),

@@ -21,6 +21,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from serving.app import create_app
 from serving.settings import ServingSettings
+from tests.serving.churn_bundle import fit_churn_bundle
 from tests.serving.conftest import admin, manager
 
 pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
@@ -175,12 +177,18 @@ class Tally:
         )
 
 
+@pytest.fixture(scope="module")
+def churn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A churn model, so the churn-risk route and the risk orders answer (not 503)."""
+    return fit_churn_bundle(tmp_path_factory.mktemp("churn"))
+
+
 @pytest.fixture(params=SETUPS, ids=[s.name for s in SETUPS])
 def fuzzed(
-    request: pytest.FixtureRequest, settings: ServingSettings
+    request: pytest.FixtureRequest, settings: ServingSettings, churn_dir: Path
 ) -> Iterator[tuple[TestClient, Setup]]:
     setup: Setup = request.param
-    configured = settings.model_copy(update=setup.update)
+    configured = settings.model_copy(update={**setup.update, "churn_model_dir": churn_dir})
     with TestClient(create_app(configured), raise_server_exceptions=False) as test_client:
         yield test_client, setup
 

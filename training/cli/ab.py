@@ -79,6 +79,34 @@ def read_events(events: Path | None, data_dir: Path | None) -> pd.DataFrame:
     raise ValueError(f"{events}: expected a .parquet or .csv file")
 
 
+def read_history(
+    events: Path | None, data_dir: Path | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """What retention replays holdings from: the offline store's whole log (snapshot and
+    flushed events) and its catalog; with ``--events`` that file alone (history ``None``) and
+    the store's catalog when there is one."""
+    import pandas as pd
+
+    from feature_store.errors import FeatureStoreError
+    from feature_store.offline import OfflineStore
+
+    store = OfflineStore(data_dir)
+    try:
+        items = store.read_table("items") if "items" in store.tables() else None
+    except (FeatureStoreError, OSError):
+        items = None
+    if events is not None:
+        return None, items
+    try:
+        snapshot = store.read_table("interactions")
+    except (FeatureStoreError, OSError):
+        return None, items
+    flushed = store.read_events()
+    if "event_id" in snapshot and "event_id" in flushed:
+        flushed = flushed[~flushed["event_id"].isin(set(snapshot["event_id"].dropna()))]
+    return pd.concat([snapshot, flushed], ignore_index=True), items
+
+
 def report_command(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
     events: Annotated[
@@ -99,7 +127,8 @@ def report_command(
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Per-variant exposures, CTR, conversion, revenue; uplifts with CIs, z/Welch/mSPRT, SRM.
+    """Per-variant exposures, CTR, conversion, revenue, retention (churn within the window);
+    uplifts with CIs, z/Welch/mSPRT, SRM.
 
     --format json prints the report JSON, --format csv one row per variant with its uplifts;
     notes and warnings then go to stderr.
@@ -118,8 +147,14 @@ def report_command(
                 f"[yellow]note:[/] {name!r} is not in {registry.path}: variants taken from the "
                 "events, equal weights assumed for the sample-ratio check"
             )
+        history, items = read_history(events, data_dir)
         report = build_report(
-            read_events(events, data_dir), definition, control=control, alpha=alpha
+            read_events(events, data_dir),
+            definition,
+            control=control,
+            alpha=alpha,
+            history=history,
+            items=items,
         )
         if fmt is OutputFormat.JSON:
             typer.echo(report.to_json())
@@ -145,7 +180,7 @@ def report_command(
 #: Per-variant fields of ``recsys ab report --format csv`` (``VariantStats``).
 VARIANT_FIELDS: tuple[str, ...] = (
     "exposures", "clients", "clicks", "click_through", "conversions", "conversion", "revenue",
-    "revenue_per_client",
+    "revenue_per_client", "at_risk_clients", "churned", "churn_rate", "retention",
 )  # fmt: skip
 #: Per-uplift fields, as ``<metric>_<field>`` columns (empty on the control's row).
 UPLIFT_FIELDS: tuple[str, ...] = (
@@ -183,7 +218,8 @@ def report_metrics(report: ExperimentReport) -> dict[str, float]:
     """Flat MLflow metrics: per-variant figures, per-treatment uplifts and p-values, SRM."""
     metrics: dict[str, float] = {"srm_p_value": report.srm.p_value, "looks": report.looks}
     for row in report.variants:
-        for key in ("clients", "exposures", "click_through", "conversion", "revenue_per_client"):
+        for key in ("clients", "exposures", "click_through", "conversion", "revenue_per_client",
+                    "churn_rate", "retention"):  # fmt: skip
             metrics[f"{row.variant}/{key}"] = float(getattr(row, key))
     for up in report.uplifts:
         for key in ("absolute", "absolute_low", "absolute_high", "relative", "relative_low",
@@ -277,12 +313,13 @@ def list_command(
                 "holdout": e.holdout,
                 "segments": [s.value for s in e.targeting.segments or ()],
                 "industries": list(e.targeting.industries or ()),
+                "risk_bands": list(e.targeting.risk_bands or ()),
                 "description": e.description,
             }
             for e in experiments
         ]
         columns = ("name", "status", "start", "end", "variants", "holdout", "segments",
-                   "industries", "description")  # fmt: skip
+                   "industries", "risk_bands", "description")  # fmt: skip
         print_rows(rows, columns, fmt)
         return
     if not experiments:
@@ -299,6 +336,7 @@ def list_command(
             f"{v.name} ({v.target}, {w:.0%})" for v, w in zip(e.variants, e.weights, strict=True)
         )
         who = [*(s.value for s in e.targeting.segments or ()), *(e.targeting.industries or ())]
+        who += [f"{band} churn risk" for band in e.targeting.risk_bands or ()]
         table.add_row(
             e.name,
             e.status(now),

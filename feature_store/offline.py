@@ -19,12 +19,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_store.errors import OfflineStoreEmptyError, OfflineStoreError, OfflineTableMissingError
@@ -37,6 +38,8 @@ from recommender.schema import validate_table
 
 TABLES: tuple[str, ...] = ("items", "clients", "interactions")
 SNAPSHOTS_KEPT = 3
+#: Rows per record batch of the chunked readers (``scan_table``, ``scan_events``).
+SCAN_ROWS = 65_536
 _STALE_TMP_SECONDS = 3600.0
 TimeBound = datetime | pd.Timestamp | str | None
 
@@ -54,6 +57,11 @@ def _lists_back(frame: pd.DataFrame) -> pd.DataFrame:
             if first and hasattr(first[0], "tolist"):
                 frame[column] = [v.tolist() if hasattr(v, "tolist") else v for v in frame[column]]
     return frame
+
+
+def table_frame(table: pa.Table) -> pd.DataFrame:
+    """A chunk read by ``scan_table`` as the frame ``read_table`` gives for the same rows."""
+    return _lists_back(table.to_pandas())
 
 
 def _utc(bound: TimeBound) -> pd.Timestamp | None:
@@ -151,6 +159,11 @@ class OfflineStore:
 
     def read_table(self, name: str) -> pd.DataFrame:
         """One table of the current snapshot: 'items', 'clients' or 'interactions'."""
+        return _lists_back(pd.read_parquet(self._table_path(name)))
+
+    # ---- chunked readers: memory bounded by a batch, whatever the table's size --------------
+
+    def _table_path(self, name: str) -> Path:
         if name not in TABLES:
             raise ValueError(f"unknown table {name!r}; expected one of {', '.join(TABLES)}")
         path = self._current_dir() / f"{name}.parquet"
@@ -159,7 +172,50 @@ class OfflineStore:
                 f"the current snapshot {path.parent} has no {name} table; import one with "
                 f"`recsys data import --{name} FILE`"
             )
-        return _lists_back(pd.read_parquet(path))
+        return path
+
+    def table_rows(self, name: str) -> int:
+        """Rows of one table of the current snapshot (from the Parquet footer, nothing read)."""
+        return int(pq.ParquetFile(self._table_path(name)).metadata.num_rows)
+
+    def table_schema(self, name: str) -> pa.Schema:
+        """The Arrow schema (with its pandas metadata) of one table of the current snapshot."""
+        return pq.ParquetFile(self._table_path(name)).schema_arrow
+
+    def scan_table(
+        self, name: str, columns: Sequence[str] | None = None, batch_rows: int = SCAN_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``read_table(name)`` (``columns`` of them), in order, a batch at a time.
+
+        Each batch keeps the file's schema metadata, so ``table_frame`` turns it into the frame
+        ``read_table`` would give for those rows.
+        """
+        handle = pq.ParquetFile(self._table_path(name))
+        schema = handle.schema_arrow
+        wanted = None if columns is None else list(columns)
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted):
+            yield batch.replace_schema_metadata(schema.metadata)
+
+    def scan_events(
+        self, columns: Sequence[str] | None = None, batch_rows: int = SCAN_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """Every flushed event, a batch at a time, in the order ``read_events`` concatenates them
+        (by day, then file), before its dedupe by ``event_id`` and its sort by time.
+
+        ``columns`` a file lacks come back as nulls (string typed), so every batch has them all.
+        """
+        for path in self._event_files(None, None):
+            handle = pq.ParquetFile(path)
+            present = set(handle.schema_arrow.names)
+            wanted = None if columns is None else [c for c in columns if c in present]
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted):
+                if columns is not None and len(wanted or ()) < len(columns):
+                    arrays = [
+                        batch.column(c) if c in present else pa.nulls(len(batch), pa.string())
+                        for c in columns
+                    ]
+                    batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+                yield batch
 
     # ---- events ----------------------------------------------------------------------------
 

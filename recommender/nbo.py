@@ -3,8 +3,9 @@
 For every client, the top-k offers of ``RankingPolicy.rank`` (the same call the client cabinet
 makes for one client, so an export lists exactly what the API returns), each with its calibrated
 probability, expected value (``price * margin * p``) and reasons; the client's opportunity is the
-sum of those expected values. Clients are ranked a block at a time (``BLOCK_CLIENTS``), so memory
-stays bounded whatever the portfolio's size.
+sum of those expected values. Clients are ranked a block at a time (``BLOCK_CLIENTS``), so the
+ranking's buffers stay bounded whatever the portfolio's size; ``recommender.nbo_stream`` streams
+a whole export (a chunk of clients read, ranked and written at a time).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ BLOCK_CLIENTS = 20_000
 
 
 def portfolio_block(clients: pd.DataFrame, owned: pd.DataFrame, model: RankingModel) -> ClientBlock:
-    """Clients (``client_id`` + attributes) and owned pairs as a block for ``model``."""
-    return ClientBlock.from_frames(clients, owned, model.item_ids, model.client_index)
+    """Clients (``client_id`` + attributes) and owned pairs as a block for ``model``.
+
+    Only a model with client factors scores a client by its index in the model; for the others
+    (item-item, popularity) the index map, a dict over every training client, is not built.
+    """
+    known = model.client_index if model.servable.client_factors is not None else None
+    return ClientBlock.from_frames(clients, owned, model.item_ids, known)
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,21 +5,26 @@ prices of owned offers), the loyalty tier and its progress (``recommender.loyalt
 ``expected_value`` and, for each rank ``i``: ``offer_i`` (id), ``offer_i_name``,
 ``offer_i_kind``, ``offer_i_probability``, ``offer_i_value`` and ``offer_i_reasons``.
 CSV (Arrow's writer), XLSX (``recommender.xlsx_writer``: streamed a chunk of rows at a time,
-bold frozen header, strings always text) and Parquet go to a binary stream.
+bold frozen header, strings always text) and Parquet go to a binary stream, from one frame
+(``write_table``) or a table at a time (``table_writer``, for exports streamed in chunks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
+from recommender.churn.retention import block_risk_columns
 from recommender.loyalty import tier_progress
 from recommender.nbo import NboResult
 from recommender.servable import ServableModel
 from recommender.xlsx_writer import write_xlsx
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ExportFormat = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "parquet")
@@ -29,6 +34,10 @@ MEDIA_TYPES: dict[str, str] = {
     "parquet": "application/vnd.apache.parquet",
 }
 XLSX_SHEET = "next-best offers"
+#: Clients one XLSX sheet holds (1,048,576 rows, less the header).
+XLSX_MAX_ROWS = 1_048_575
+#: Parquet row groups of a streamed export hold at least this many rows (the last one aside).
+PARQUET_GROUP_ROWS = 16_384
 CLIENT_COLUMNS = ("client_id", "manager_id", "industry", "segment", "size_band", "region")
 
 
@@ -63,6 +72,8 @@ def nbo_frame(
     out["tier_progress"] = [round(p.progress, 4) for p in progress]
     out["crm_loyalty_tier"] = [p.stated or "" for p in progress]
     out["expected_value"] = result.expected_value[order].round(2)
+    for column, values in block_risk_columns(data, order, client_spend(result, model)).items():
+        out[column] = values  # churn risk, when the clients carry it (recommender.churn)
     ids = np.asarray([str(i) for i in model.item_ids], dtype=object)
     labels = np.asarray([(names or {}).get(i, i) for i in ids], dtype=object)
     kinds = np.asarray(model.catalog.kind_names, dtype=object)[np.asarray(model.catalog.kind)]
@@ -102,19 +113,112 @@ def _write_csv(frame: pd.DataFrame, stream: BinaryIO) -> None:
     it back (as text), so a reader still sees a float column where ``to_csv`` gave one.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    csv.write_csv(_csv_ready(pa.Table.from_pandas(frame, preserve_index=False)), stream)
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Float columns as text, whole floats with their ``.0`` (see ``_write_csv``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for n, field in enumerate(table.schema):
         if pa.types.is_floating(field.type):
             text = pc.cast(table.column(n), pa.string())
             whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
             text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
             table = table.set_column(n, field.name, text)
-    csv.write_csv(table, stream)
+    return table
 
 
 def _write_xlsx(frame: pd.DataFrame, stream: BinaryIO) -> None:
     """One sheet through ``recommender.xlsx_writer`` (streamed in chunks, strings as text)."""
     write_xlsx(frame, stream, sheet=XLSX_SHEET)
+
+
+class TableWriter(Protocol):
+    """Writes an export a table (of consecutive rows) at a time; ``close`` ends the file."""
+
+    def write(self, table: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def table_writer(fmt: ExportFormat, stream: BinaryIO, schema: pa.Schema) -> TableWriter:
+    """A writer of tables with ``schema`` to ``stream``: the same bytes (CSV) or the same frame
+    read back (Parquet, XLSX) as ``write_table`` of all the tables as one frame."""
+    if fmt == "csv":
+        return _CsvWriter(stream, schema)
+    if fmt == "parquet":
+        return _ParquetWriter(stream, schema)
+    if fmt == "xlsx":
+        return _XlsxWriter(stream, schema)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+class _CsvWriter:
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        from pyarrow import csv
+
+        self._writer = csv.CSVWriter(stream, _csv_ready(schema.empty_table()).schema)
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(_csv_ready(table))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _ParquetWriter:
+    """Row groups of at least ``PARQUET_GROUP_ROWS`` rows (small merge outputs are pooled)."""
+
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(stream, schema)
+        self._pending: list[pa.Table] = []
+        self._rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self._pending.append(table)
+        self._rows += len(table)
+        if self._rows >= PARQUET_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._pending:
+            group = pa.concat_tables(self._pending)
+            self._writer.write_table(group, row_group_size=len(group))
+        self._pending, self._rows = [], 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+class _XlsxWriter:
+    """XLSX needs the row count and the first rows before the first row is written, and a
+    sheet holds ``XLSX_MAX_ROWS`` rows: the tables are kept and written as one frame."""
+
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        self._stream, self._schema = stream, schema
+        self._tables: list[pa.Table] = []
+        self._rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self._rows += len(table)
+        if self._rows > XLSX_MAX_ROWS:
+            raise ValueError(
+                f"an XLSX sheet holds {XLSX_MAX_ROWS:,} rows; export csv or parquet instead"
+            )
+        self._tables.append(table)
+
+    def close(self) -> None:
+        import pyarrow as pa
+
+        tables = self._tables or [self._schema.empty_table()]
+        write_table(pa.concat_tables(tables).to_pandas(), "xlsx", self._stream)
+        self._tables = []

@@ -93,3 +93,18 @@ def test_export_refuses_a_language_it_does_not_speak(
     code, output = _run("--all", "--out", str(tmp_path / "x.csv"), "--lang", "de",
                         "--data-dir", str(root), "--model-dir", str(model_dir))  # fmt: skip
     assert code != 0 and "--lang" in output
+
+
+def test_xlsx_refuses_more_clients_than_a_sheet_holds(
+    setup: tuple[Path, Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet has a row limit: said before ranking, nothing written (csv / parquet stream)."""
+    import recommender.nbo_table
+
+    root, model_dir, clients = setup
+    monkeypatch.setattr(recommender.nbo_table, "XLSX_MAX_ROWS", len(clients) - 1)
+    out = tmp_path / "all.xlsx"
+    code, output = _run("--all", "--out", str(out),
+                        "--data-dir", str(root), "--model-dir", str(model_dir))  # fmt: skip
+    assert code != 0 and "do not fit in an XLSX sheet" in output and "csv or parquet" in output
+    assert not list(tmp_path.iterdir())  # neither the file nor the work folder

@@ -2,12 +2,17 @@
 
 Clients, the catalog and owned offers come from the offline store (snapshot plus flushed
 events); the model from ``--model-dir`` or the MLflow registry alias. Ranking goes through
-the one ranking policy (``recommender.nbo``), as the API ranks; the file is written beside its
-target and renamed into place, so a reader never sees half an export.
+the one ranking policy (``recommender.nbo``), as the API ranks. The export streams: the store
+is split into chunks of clients with their events (``feature_store.portfolio_chunks``), each
+chunk is ranked and sorted to disk, and a merge writes the file by opportunity
+(``recommender.nbo_stream``), so memory does not grow with the number of clients. The work
+files sit in a hidden folder beside ``--out`` (removed at the end); the file is written beside
+its target and renamed into place, so a reader never sees half an export.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,44 +24,12 @@ from recommender.paths import data_dir as resolve_data_dir
 from recommender.paths import tracking_uri as tracking_uri_default
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from feature_store.offline import OfflineStore
-    from recommender.nbo_table import ExportFormat
     from recommender.servable import ServableModel
 
 nbo_app = typer.Typer(help="Next-best offers for account managers.", no_args_is_help=True)
 console = Console(stderr=True)
 #: ``recommender.nbo_table.FORMATS`` (that module loads pandas; a test checks they agree).
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet")
-
-
-def atomic_write(frame: pd.DataFrame, fmt: ExportFormat, out: Path) -> None:
-    """Write the export so that ``out`` is either the old file or the whole new one."""
-    from recommender.atomic import atomic_output
-    from recommender.nbo_table import write_table
-
-    with atomic_output(out) as stream:
-        write_table(frame, fmt, stream)
-
-
-def load_portfolio(offline: OfflineStore, manager: str | None) -> tuple[pd.DataFrame, ...]:
-    """(clients, items, owned pairs) from the offline store, limited to ``manager``'s clients."""
-    import pandas as pd
-
-    from recommender.feedback import owned_pairs
-
-    clients = offline.read_table("clients")
-    items = offline.read_table("items")
-    history = [offline.read_table("interactions"), offline.read_events()]
-    events = pd.concat([h for h in history if len(h)], ignore_index=True)
-    owned = owned_pairs(events)
-    if manager is not None:
-        clients = clients[clients["manager_id"].astype(str) == manager]
-        if clients.empty:
-            raise typer.BadParameter(f"manager {manager!r} has no clients", param_hint="--manager")
-        owned = owned[owned["client_id"].isin(set(clients["client_id"]))]
-    return clients, items, owned
 
 
 def load_model(
@@ -69,6 +42,34 @@ def load_model(
     from training.registry import load_servable
 
     return load_servable(name, alias, tracking_uri_default(tracking_uri, root))[0]
+
+
+def _churn_scores(  # type: ignore[no-untyped-def]
+    wanted: bool, churn_dir: Path | None, alias: str, tracking_uri: str | None, root: Path
+):
+    """A function adding the churn columns to a clients chunk, or ``None`` (no churn model:
+    said on stderr, unless a folder was named, which must then load)."""
+    if not wanted:
+        return None
+    from recommender.churn.retention import with_risk_columns
+    from recommender.ranking.policy import PolicySettings
+    from training.churn import CHURN_MODEL_NAME
+    from training.churn_scores import load_scores
+
+    try:
+        scores, label = load_scores(
+            churn_dir, CHURN_MODEL_NAME, alias, tracking_uri_default(tracking_uri, root)
+        )
+    except Exception as exc:  # a missing model only drops the risk columns
+        if churn_dir is not None:
+            raise typer.BadParameter(str(exc), param_hint="--churn-dir") from None
+        console.print(
+            f"[yellow]note:[/] no churn risk in the export ({exc}); --no-churn hides this"
+        )
+        return None
+    console.print(f"churn risk from {label} (scores as of {scores.as_of})")
+    bands = PolicySettings().risk_bands()
+    return lambda clients: with_risk_columns(clients, scores, bands)
 
 
 @nbo_app.command("export")
@@ -87,6 +88,17 @@ def export_command(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     reasons: Annotated[bool, typer.Option(help="Attach reasons to each offer.")] = True,
     lang: Annotated[str, typer.Option("--lang", help="Language of the reasons: ru or en.")] = "ru",
+    churn: Annotated[
+        bool,
+        typer.Option(
+            "--churn/--no-churn",
+            help="Churn risk columns and retention offers, from the churn model (when found).",
+        ),
+    ] = True,
+    churn_dir: Annotated[
+        Path | None, typer.Option(help="A churn-risk bundle folder (default: the registry).")
+    ] = None,
+    churn_alias: Annotated[str, typer.Option(help="Alias of the churn-risk model.")] = "champion",
 ) -> None:
     """Rank every client of ``--manager`` (or ``--all``) and write the table to ``--out``."""
     if (manager is None) == (not all_clients):
@@ -99,32 +111,55 @@ def export_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from feature_store.offline import OfflineStore
-    from recommender.nbo import compute_nbo, portfolio_block
-    from recommender.nbo_table import nbo_frame
+    from feature_store.portfolio_chunks import NoClientsError, split_portfolio
+    from recommender.atomic import atomic_output
+    from recommender.nbo_stream import export_chunks
+    from recommender.nbo_table import XLSX_MAX_ROWS
     from recommender.phrases import Speaker
     from recommender.ranking import RankingModel, RankingPolicy
 
     root = resolve_data_dir(data_dir)
-    clients, items, owned = load_portfolio(OfflineStore(root), manager)
+    offline = OfflineStore(root)
+    items = offline.read_table("items")
     model = load_model(model_dir, model_name, alias, tracking_uri, root)
     ranking = RankingModel(model)
     policy = RankingPolicy.from_settings()
+    # as the server: the registry's churn model with the registry's recommender, else a folder
+    wanted = churn and (churn_dir is not None or model_dir is None)
+    risk = _churn_scores(wanted, churn_dir, churn_alias, tracking_uri, root)  # None: no risk
     names = dict(zip(items["item_id"].astype(str), items["name"].astype(str), strict=True))
-    portfolio = portfolio_block(clients, owned, ranking)
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("ranking clients", total=len(portfolio))
-        result = compute_nbo(
-            ranking,
-            portfolio,
-            policy,
-            policy.rules(k),
-            names=names,
-            explain=reasons,
-            speaker=Speaker(lang, "manager"),  # type: ignore[arg-type]
-            progress=lambda n: progress.advance(task, n),
-        )
-    frame = nbo_frame(result, model, names)
-    atomic_write(frame, chosen, out)  # type: ignore[arg-type]
-    total = float(frame["expected_value"].sum())
-    console.print(f"wrote {len(frame):,} clients to {out} (expected value {total:,.0f})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.work-", dir=out.parent) as work:
+        try:
+            chunks = split_portfolio(offline, Path(work), manager=manager)
+        except NoClientsError as error:
+            raise typer.BadParameter(str(error), param_hint="--manager") from None
+        if chosen == "xlsx" and chunks.n_clients > XLSX_MAX_ROWS:
+            raise typer.BadParameter(
+                f"{chunks.n_clients:,} clients do not fit in an XLSX sheet "
+                f"({XLSX_MAX_ROWS:,} rows); export csv or parquet",
+                param_hint="--format",
+            )
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+            ranking_task = progress.add_task("ranking clients", total=chunks.n_clients)
+            writing_task = progress.add_task("writing by opportunity", total=chunks.n_clients)
+            with atomic_output(out) as stream:
+                summary = export_chunks(
+                    chunks if risk is None else ((risk(c), o) for c, o in chunks),
+                    len(chunks),
+                    ranking,
+                    policy,
+                    policy.rules(k),
+                    chosen,  # type: ignore[arg-type]
+                    stream,
+                    Path(work) / "runs",
+                    names=names,
+                    explain=reasons,
+                    speaker=Speaker(lang, "manager"),  # type: ignore[arg-type]
+                    ranked=lambda n: progress.advance(ranking_task, n),
+                    written=lambda n: progress.advance(writing_task, n),
+                )
+    console.print(
+        f"wrote {summary.clients:,} clients to {out} (expected value {summary.expected_value:,.0f})"
+    )

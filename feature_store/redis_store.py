@@ -67,10 +67,6 @@ def _resp_commands(*commands: tuple[bytes, ...]) -> bytes:
     return bytes(out)
 
 
-def _json_lookup(raw: Any) -> Lookup[dict[str, Any]]:
-    return Lookup.of(None if raw is None else json.loads(raw))
-
-
 class RedisOnlineStore(OnlineStore):
     """Online store on a Redis client (``redis.Redis`` or ``RedisCluster``, bytes replies).
 

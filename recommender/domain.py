@@ -35,9 +35,6 @@ class Eligibility(StrEnum):
     B2G = "B2G"
     BOTH = "both"
 
-    def allows(self, segment: Segment | str) -> bool:
-        return self is Eligibility.BOTH or self.value == str(segment)
-
 
 class EventType(StrEnum):
     """What a client did with an offer. Weights live in ``FeedbackConfig``, not here."""

@@ -42,9 +42,6 @@ class FeedbackConfig(BaseModel):
     min_weight: float = Field(default=0.0, ge=0)
     binary: bool = Field(default=False, description="Replace every kept weight by 1.")
 
-    def weight_of(self, event_type: EventType | str) -> float:
-        return float(self.weights.get(EventType(event_type), 0.0))
-
 
 def event_weights(events: pd.DataFrame, config: FeedbackConfig) -> np.ndarray:
     """Per-row weight of an interactions frame (columns event_type, value, timestamp)."""

@@ -24,7 +24,6 @@ from recommender.domain import Eligibility, EventType, ItemKind, Segment
 
 MAX_LISTED = 20
 ColumnKind = Literal["id", "text", "enum", "number", "timestamp", "list"]
-TableName = Literal["items", "clients", "interactions", "events"]
 
 
 class DataValidationError(ValueError):

@@ -88,10 +88,6 @@ class CoUsageArrays:
     share: np.ndarray
     lift: np.ndarray
 
-    def partners_of(self, item: int) -> np.ndarray:
-        """Partners of ``item``, strongest first."""
-        return self.partner[self.indptr[item] : self.indptr[item + 1]]
-
     def problems(self, n_items: int) -> list[str]:
         """What is inconsistent with a catalog of ``n_items`` (empty when nothing)."""
         n = len(self.partner)

@@ -17,7 +17,6 @@ and missing values, and empty strings, are empty cells.
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -27,8 +26,6 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
-
-from recommender.atomic import atomic_output
 
 #: Rows per chunk of sheet XML (bounds memory: a chunk is at most a few tens of MiB).
 CHUNK_ROWS = 10_000
@@ -351,11 +348,3 @@ def write_xlsx(
                     grid[:, n] = column
                 part.write("".join(grid.ravel().tolist()).encode())
             part.write(_sheet_tail(n_columns, n_rows).encode())
-
-
-def write_xlsx_file(
-    frame: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sheet1"
-) -> None:
-    """Write ``frame`` to ``path`` atomically (``recommender.atomic``)."""
-    with atomic_output(path) as stream:
-        write_xlsx(frame, stream, sheet)

@@ -104,10 +104,6 @@ class ExposureLogger:
         self._last_error = -_ERROR_EVERY_S
         metrics.exposures_pending.set_function(lambda: float(self._pending))
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
     def record(
         self,
         client_id: str,

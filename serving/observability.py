@@ -29,8 +29,6 @@ from serving.store_gateway import StoreGateway
 
 log = logging.getLogger("serving")
 
-REQUEST_ID_HEADER = "X-Request-ID"
-MODEL_VERSION_HEADER = "X-Model-Version"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 #: The ``method`` label's values; any other method (servers accept any token) is ``OTHER``.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

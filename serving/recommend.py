@@ -121,11 +121,6 @@ def owned_indices(model: LoadedModel, item_ids: Sequence[str]) -> np.ndarray:
     return np.unique(np.asarray(found, dtype=np.int64)) if found else _NONE
 
 
-def client_context(model: LoadedModel, store: StoreGateway, client_id: str) -> ClientContext:
-    """The context of a stored or model-known client; ``UnknownClientError`` for neither."""
-    return context_of(model, client_id, store.client_state(client_id))
-
-
 def context_of(model: LoadedModel, client_id: str, state: ClientState | None) -> ClientContext:
     """The context from what the store returned (``None``: degraded, the model alone)."""
     index = model.client_index.get(client_id)

@@ -25,10 +25,6 @@ from recommender.ranking.policy import PolicySettings
 MIN_PRODUCTION_KEY_LENGTH = 16
 
 
-class SettingsError(ValueError):
-    """Settings that would make the service unsafe or unable to start."""
-
-
 def _stripped(value: Any) -> str:
     """The text of a key given as ``str`` or ``SecretStr``, without surrounding whitespace."""
     text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)

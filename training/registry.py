@@ -23,7 +23,6 @@ from recommender.servable import ServableModel
 from training.tracking import TrackingError, check_reachable, resolve
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 
 
 #: Model-version tags of the guardrail against the uniform offer (``training.guardrail``).

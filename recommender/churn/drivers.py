@@ -46,12 +46,11 @@ _WORDS: dict[str, dict[Language, str]] = {
     },
     "new_client": {"en": "client for less than a year", "ru": "клиент меньше года"},
 }
-DRIVER_CODES: tuple[str, ...] = tuple(_WORDS)
 
 
 @dataclass(frozen=True)
 class Driver:
-    """One reason of a client's risk: ``code`` (one of ``DRIVER_CODES``) and its value."""
+    """One reason of a client's risk: ``code`` (a key of ``_WORDS``) and its value."""
 
     code: str
     #: The usage drop in whole percent for ``usage_down``; 0 for the others.

@@ -37,13 +37,6 @@ class ChurnDataError(ValueError):
     """The data cannot support churn features or labels (the message says what is missing)."""
 
 
-def to_day(stamp: pd.Timestamp | str) -> float:
-    """A UTC time as days from the Unix epoch."""
-    ts = pd.Timestamp(stamp)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return float(ts.as_unit("ns").value) / _DAY_NS
-
-
 def from_day(day: float) -> pd.Timestamp:
     return pd.Timestamp(round(day * _DAY_NS), tz="UTC")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,6 @@ import scipy.sparse as sp
 from recommender.dataset import Dataset
 from recommender.feedback import event_weights
 
-SplitName = Literal["auto", "time", "snapshot", "leave_last", "stratified", "cold"]
 SPLIT_NAMES: tuple[str, ...] = ("auto", "time", "snapshot", "leave_last", "stratified", "cold")
 
 

@@ -38,11 +38,6 @@ def unit_draw(salt: str, client_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / _SCALE
 
 
-def unit_draws(salt: str, client_ids: Iterable[str]) -> npt.NDArray[np.float64]:
-    """``unit_draw`` for many clients at once."""
-    return np.fromiter((unit_draw(salt, c) for c in client_ids), dtype=np.float64)
-
-
 def variant_index(draws: npt.ArrayLike, weights: Sequence[float]) -> npt.NDArray[np.intp]:
     """Index of the weight interval each draw falls in (weights need not sum to one)."""
     edges = np.cumsum(np.asarray(weights, dtype=np.float64))

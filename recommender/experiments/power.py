@@ -108,11 +108,3 @@ def minimum_detectable_effect(
         raise ValueError(f"{n_per_variant} clients per variant cannot reach power {power}")
     treatment = float(optimize.brentq(gap, baseline + 1e-12, high, xtol=1e-12))
     return PowerPlan(baseline, treatment, alpha, power, n_per_variant)
-
-
-def sample_size_means(sd: float, mde: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Clients per variant to detect an absolute difference ``mde`` of means with spread ``sd``."""
-    if sd <= 0 or mde == 0:
-        raise ValueError(f"need sd > 0 and mde != 0, got {sd} and {mde}")
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
-    return math.ceil(2 * (z * sd / mde) ** 2 - 1e-9)

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recommender.domain import INTERACTION_COLUMNS
 from recommender.synthetic.adoption import adopt
 from recommender.synthetic.catalog import catalog_frame
 from recommender.synthetic.churn import draw_churn, drop_after_churn
@@ -27,8 +26,6 @@ from recommender.synthetic.clients import client_ids, clients_frame, draw_client
 from recommender.synthetic.lifecycle import EVENT_CODES, build_events
 from recommender.synthetic.offers import offer_arrays
 from recommender.synthetic.writer import FileFormat, write_tables
-
-INTERACTION_FRAME_COLUMNS: tuple[str, ...] = ("event_id", *INTERACTION_COLUMNS)
 
 
 class SyntheticConfig(BaseModel):

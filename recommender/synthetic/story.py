@@ -56,8 +56,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recommender.domain import INDUSTRIES, LOYALTY_TIERS, SIZE_BANDS
-
 #: Share of clients per industry (same order as ``recommender.domain.INDUSTRIES``).
 INDUSTRY_WEIGHTS: dict[str, float] = {
     "government": 0.12, "education": 0.11, "healthcare": 0.09, "finance": 0.08,
@@ -228,13 +226,3 @@ BUNDLES: tuple[Trigger, ...] = (
 #: A completed course leads on to the course that requires it with this probability
 #: (scaled by the client's learning propensity).
 NEXT_COURSE_P = 0.45
-
-
-def check_story() -> None:
-    """Fail fast if the tables drift apart from the domain vocabulary."""
-    assert tuple(INDUSTRY_WEIGHTS) == INDUSTRIES
-    assert set(B2G_SHARE) == set(INDUSTRIES) == set(INDUSTRY_THEMES)
-    assert len(SIZE_ACTIVITY) == len(SIZE_SEATS) == len(SIZE_BANDS)
-    assert len(CANCEL_PER_PERIOD) == len(CHURN_LOYALTY) == len(LOYALTY_TIERS)
-    assert len(CHURN_SIZE) == len(SIZE_BANDS)
-    assert len(CHURN_INDUSTRY) == len(INDUSTRIES)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -15,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from recommender.xlsx_writer import clean_text, column_letter, write_xlsx, write_xlsx_file
+from recommender.xlsx_writer import clean_text, column_letter, write_xlsx
 
 LONG = "долгий текст, " * 500
 
@@ -149,16 +148,6 @@ def test_column_letters() -> None:
         "AAA",
         "XFD",
     ]
-
-
-def test_file_write_is_atomic(tmp_path: Path) -> None:
-    out = tmp_path / "sub" / "t.xlsx"
-    write_xlsx_file(_table(), out)
-    assert len(_rows(out.read_bytes())) == len(_table()) + 1
-    with pytest.raises(ValueError):
-        write_xlsx_file(_table(), out, sheet="")
-    assert len(_rows(out.read_bytes())) == len(_table()) + 1  # the old file is untouched
-    assert [p.name for p in out.parent.iterdir()] == ["t.xlsx"]  # no temporary file left
 
 
 _text = st.text(st.characters(codec="utf-8"), max_size=30).filter(lambda t: "_x" not in t)

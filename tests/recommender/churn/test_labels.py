@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 
 from recommender.churn import ChurnDataError, ChurnDefinition, EventLog
-from recommender.churn.events import to_day
 from recommender.churn.labels import outcomes
 
 ITEMS = pd.DataFrame(
@@ -16,6 +15,11 @@ ITEMS = pd.DataFrame(
     }
 )
 CUTOFF = "2024-06-01"
+
+
+def _day(stamp: str) -> float:
+    """A UTC time as days from the Unix epoch (the scale of ``EventLog`` and ``outcomes``)."""
+    return pd.Timestamp(stamp, tz="UTC").value / (86_400 * 10**9)
 
 
 def _log(rows: list[tuple[str, str, str, str]]) -> EventLog:
@@ -42,7 +46,7 @@ EVENTS = [
 
 def test_cancelling_every_tariff_in_the_horizon_is_churn_a_tier_move_is_not() -> None:
     log = _log(EVENTS)
-    result = outcomes(log, to_day(CUTOFF), ChurnDefinition(horizon_days=90))
+    result = outcomes(log, _day(CUTOFF), ChurnDefinition(horizon_days=90))
     risk = {c: bool(result.at_risk[log.row_of[c]]) for c in log.row_of}
     churned = {c: bool(result.churned[log.row_of[c]]) for c in log.row_of}
     assert risk == {
@@ -55,7 +59,7 @@ def test_cancelling_every_tariff_in_the_horizon_is_churn_a_tier_move_is_not() ->
 
 def test_silence_counts_when_asked() -> None:
     log = _log(EVENTS)
-    result = outcomes(log, to_day(CUTOFF), ChurnDefinition(horizon_days=90, silence=True))
+    result = outcomes(log, _day(CUTOFF), ChurnDefinition(horizon_days=90, silence=True))
     churned = {c for c in log.row_of if result.churned[log.row_of[c]]}
     # "late" and "quiet" record nothing in the horizon; "upgrader" moves tiers within it
     assert churned == {"leaver", "late", "quiet"}
@@ -64,9 +68,9 @@ def test_silence_counts_when_asked() -> None:
 def test_unknowable_or_impossible_outcomes_are_clear_errors() -> None:
     log = _log(EVENTS)
     with pytest.raises(ChurnDataError, match="before the horizon"):
-        outcomes(log, to_day("2024-12-01"), ChurnDefinition(horizon_days=90))
+        outcomes(log, _day("2024-12-01"), ChurnDefinition(horizon_days=90))
     no_cancel = _log([e for e in EVENTS if e[2] != "cancellation"])
     with pytest.raises(ChurnDataError, match="no cancellation"):
-        outcomes(no_cancel, to_day(CUTOFF), ChurnDefinition())
+        outcomes(no_cancel, _day(CUTOFF), ChurnDefinition())
     with pytest.raises(ValueError, match="horizon_days"):
         ChurnDefinition(horizon_days=0)

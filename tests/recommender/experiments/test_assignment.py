@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from recommender.experiments.assignment import assign, assign_first, unit_draws, variant_index
+from recommender.experiments.assignment import assign, assign_first, unit_draw, variant_index
 from recommender.experiments.config import HOLDOUT_VARIANT, Experiment
 from tests.recommender.experiments.conftest import START, experiment_data
 
@@ -34,7 +34,7 @@ def test_weights_pass_chi_square(experiment: Experiment) -> None:
 
 
 def test_draws_are_uniform() -> None:
-    draws = unit_draws("s1", IDS)
+    draws = np.array([unit_draw("s1", c) for c in IDS])
     assert draws.min() >= 0.0
     assert draws.max() < 1.0
     assert sps.kstest(draws, "uniform").pvalue > MIN_P
@@ -64,8 +64,8 @@ def test_same_client_same_variant_across_calls_and_processes(experiment: Experim
 
 
 def test_different_salts_are_independent() -> None:
-    first = variant_index(unit_draws("salt-a", IDS), [0.5, 0.5])
-    second = variant_index(unit_draws("salt-b", IDS), [0.5, 0.5])
+    first = variant_index([unit_draw("salt-a", c) for c in IDS], [0.5, 0.5])
+    second = variant_index([unit_draw("salt-b", c) for c in IDS], [0.5, 0.5])
     table = np.histogram2d(first, second, bins=2)[0]
     assert sps.chi2_contingency(table).pvalue > MIN_P
     assert not np.array_equal(first, second)

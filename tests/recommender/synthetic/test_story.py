@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from recommender.synthetic import SyntheticConfig, generate
+from recommender.domain import INDUSTRIES, LOYALTY_TIERS, SIZE_BANDS
+from recommender.synthetic import SyntheticConfig, generate, story
 from recommender.synthetic.catalog import OFFERS
 
 _BY_ID = {o.item_id: o for o in OFFERS}
@@ -132,3 +133,13 @@ def test_personalized_model_beats_uniform_offer(data):
     industry_pop = _ndcg5(np.stack([by_industry[industry[u]] for u in users]), owned, relevant)
     assert ease >= 1.5 * popularity
     assert ease > industry_pop
+
+
+def test_story_tables_match_the_domain_vocabulary() -> None:
+    """The story's per-industry, per-size and per-tier tables cover the domain's values."""
+    assert tuple(story.INDUSTRY_WEIGHTS) == INDUSTRIES
+    assert set(story.B2G_SHARE) == set(INDUSTRIES) == set(story.INDUSTRY_THEMES)
+    assert len(story.SIZE_ACTIVITY) == len(story.SIZE_SEATS) == len(SIZE_BANDS)
+    assert len(story.CANCEL_PER_PERIOD) == len(story.CHURN_LOYALTY) == len(LOYALTY_TIERS)
+    assert len(story.CHURN_SIZE) == len(SIZE_BANDS)
+    assert len(story.CHURN_INDUSTRY) == len(INDUSTRIES)

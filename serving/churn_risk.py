@@ -130,8 +130,7 @@ class ChurnRegistrySource:
         self.description = f"MLflow model {name!r} at {alias}"
 
     def version(self) -> str:
-        from training.registry import resolve_version
-        from training.tracking import resolve
+        from feature_store.model_store import resolve, resolve_version
 
         try:
             client = resolve(tracking_uri=self.tracking_uri).client()
@@ -140,8 +139,7 @@ class ChurnRegistrySource:
             raise ChurnSourceError(f"{self.description}: {exc}") from exc
 
     def load(self) -> tuple[ChurnModel, ScoreTable, str]:
-        from training.registry import download_bundle, resolve_version
-        from training.tracking import resolve
+        from feature_store.model_store import download_bundle, resolve, resolve_version
 
         try:
             tracking = resolve(tracking_uri=self.tracking_uri)

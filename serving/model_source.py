@@ -84,7 +84,7 @@ class RegistrySource:
             ) from exc
 
     def load(self, alias: str) -> tuple[ServableModel, str]:
-        from training.registry import load_servable
+        from feature_store.model_store import load_servable
 
         model, version = load_servable(self.model_name, alias, self.tracking_uri)
         return model, str(version)

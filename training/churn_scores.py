@@ -18,8 +18,7 @@ def load_scores(
     if churn_dir is not None:
         ChurnModel.load(churn_dir)  # a clear error for a folder that is no churn bundle
         return ScoreTable.load(churn_dir), str(churn_dir)
-    from training.registry import download_bundle, resolve_version
-    from training.tracking import check_reachable, resolve
+    from feature_store.model_store import check_reachable, download_bundle, resolve, resolve_version
 
     tracking = resolve(tracking_uri=tracking_uri)
     check_reachable(tracking)

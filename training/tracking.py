@@ -1,10 +1,11 @@
-"""Where MLflow runs and registered models live, and a fail-fast check that it is reachable.
+"""Writing to MLflow: connecting a job to the tracking store, logging runs.
 
 With ``MLFLOW_TRACKING_URI`` set, runs and the registry go to that server (production). With
 nothing configured they go to a SQLite file and an artifact folder in the data directory
 (``<data_dir>/mlflow/mlflow.db`` and ``<data_dir>/mlflow/artifacts``), so a laptop needs no
 server. Jobs call ``connect`` first: an unreachable server is reported, with its URI, before
-any data is loaded or any model is fitted.
+any data is loaded or any model is fitted. Resolving the store and reading the registry live in
+``feature_store.model_store`` (serving reads models too); their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,80 +13,19 @@ from __future__ import annotations
 import math
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.tracking import MlflowClient
 
-from recommender import paths
+from feature_store.model_store import REACHABILITY_TIMEOUT_S as REACHABILITY_TIMEOUT_S
+from feature_store.model_store import REGISTRY_URI_ENV, TRACKING_URI_ENV, check_reachable, resolve
+from feature_store.model_store import Tracking as Tracking
+from feature_store.model_store import TrackingError as TrackingError
+from feature_store.model_store import TrackingUnreachableError as TrackingUnreachableError
 
-TRACKING_URI_ENV = paths.TRACKING_URI_ENV
-REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 DEFAULT_EXPERIMENT = "offers-recommender"
-REACHABILITY_TIMEOUT_S = 3.0
-
-
-class TrackingError(RuntimeError):
-    """The tracking store or registry cannot be used."""
-
-
-class TrackingUnreachableError(TrackingError):
-    """The configured tracking server does not answer; the message names its URI."""
-
-
-@dataclass(frozen=True)
-class Tracking:
-    """Resolved tracking and registry URIs, and where new experiments keep artifacts.
-
-    ``artifact_root`` is set only for the embedded SQLite default; a server decides its own
-    artifact location (``--default-artifact-root`` / ``--artifacts-destination``).
-    """
-
-    tracking_uri: str
-    registry_uri: str
-    artifact_root: str | None = None
-
-    @property
-    def is_remote(self) -> bool:
-        return self.tracking_uri.startswith(("http://", "https://"))
-
-    def client(self) -> MlflowClient:
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
-
-
-def resolve(data_dir: Path | None = None, tracking_uri: str | None = None) -> Tracking:
-    """``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite in ``data_dir/mlflow``."""
-    uri = paths.configured_tracking_uri(tracking_uri)
-    if uri:
-        return Tracking(tracking_uri=uri, registry_uri=os.environ.get(REGISTRY_URI_ENV) or uri)
-    root = paths.data_dir(data_dir)
-    sqlite_uri = paths.sqlite_tracking_uri(root)
-    return Tracking(sqlite_uri, sqlite_uri, (paths.mlflow_dir(root) / "artifacts").as_uri())
-
-
-def check_reachable(tracking: Tracking, timeout_s: float = REACHABILITY_TIMEOUT_S) -> None:
-    """Raise ``TrackingUnreachableError`` naming the URI when a server does not answer."""
-    if not tracking.is_remote:
-        return
-    url = tracking.tracking_uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            if response.status >= 400:
-                raise TrackingUnreachableError(
-                    f"MLflow tracking server {tracking.tracking_uri} answered HTTP "
-                    f"{response.status} on /health"
-                )
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TrackingUnreachableError(
-            f"MLflow tracking server {tracking.tracking_uri} is unreachable ({reason}); start "
-            f"it or unset {TRACKING_URI_ENV} to use the local SQLite store"
-        ) from exc
 
 
 def connect(

@@ -30,6 +30,7 @@ from recommender.churn import (
     run_backtest,
     score_clients,
 )
+from recommender.churn.plots import reliability_chart
 from recommender.domain import INTERACTION_COLUMNS
 from training.run_logging import log_context
 from training.tracking import connect, finite_metrics
@@ -138,6 +139,7 @@ def train_churn(
         mlflow.log_metrics(finite_metrics(report.metrics()))
         mlflow.log_dict(report.to_dict(), "evaluation/backtest.json")
         mlflow.log_dict({"rows": report.reliability}, "evaluation/reliability.json")
+        mlflow.log_figure(reliability_chart(report), "evaluation/reliability.png")
         with tempfile.TemporaryDirectory(prefix="recsys-churn-") as tmp:
             bundle = model.save(Path(tmp) / "bundle")
             scores.save(bundle)

@@ -35,6 +35,8 @@ def test_backtest_prints_the_figures_and_the_targets(data_dir: Path) -> None:
     assert abs(report["control"]["roc_auc"] - 0.5) < 0.1
     assert report["targets"]["brier_below_base_rate"] is True
     assert len(report["reliability"]) == 10
+    plot = data_dir / "reports" / "churn" / "reliability.png"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the reliability plot
 
 
 def test_train_registers_a_version_that_scores_clients(data_dir: Path) -> None:
@@ -53,6 +55,8 @@ def test_train_registers_a_version_that_scores_clients(data_dir: Path) -> None:
     assert "industry/government/roc_auc" in run.data.metrics
     assert run.data.params["data.offline_sha256"]  # the data fingerprint
     assert run.data.tags["target.brier_below_base_rate"] == "true"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/reliability.png", "evaluation/reliability.json"} <= artifacts
 
     use(tracking)
     model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL_NAME}@champion")

@@ -9,6 +9,7 @@ MLflow (``churn-risk`` by default). Heavy imports stay inside the commands.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -58,13 +59,23 @@ def backtest_command(
     cutoffs: Cutoffs = 6,
     seed: Seed = 42,
     as_json: AsJson = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Reliability plot (PNG) path (default: <data dir>/reports/churn)."),
+    ] = None,
 ) -> None:
     """Time backtest of the churn model on the offline store (nothing is logged)."""
+    from recommender import paths
+    from recommender.churn.plots import save_reliability_chart
     from training.churn import backtest
 
     with _clear_errors():
         report = backtest(_settings(horizon, silence, cutoffs, seed), data_dir)
     _print(report, as_json)
+    target = plot or paths.reports_dir(paths.data_dir(data_dir)) / "churn" / "reliability.png"
+    written = save_reliability_chart(report, target)
+    if not as_json:
+        console.print(f"reliability plot: {written}")
 
 
 @churn_app.command("train")

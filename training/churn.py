@@ -148,6 +148,7 @@ def train_churn(
                 python_model=str(CODE_PATH),
                 artifacts={"bundle": str(bundle)},
                 signature=_signature(),
+                input_example=pd.DataFrame({"client_id": [str(c) for c in scores.client_ids[:2]]}),
                 metadata={"recsys_model": "churn-risk"},
             )
         client = tracking.client()

@@ -14,9 +14,6 @@ random clients and reports each one's median and p99 latency and the ratio of th
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.bench_http import generated_model
+from benchmarks.bench_http import generated_model, start_service
 from feature_store.embedded import open_store
 from feature_store.materialize import write_snapshot
 from feature_store.settings import OnlineStoreSettings
@@ -49,31 +46,9 @@ def churn_bundle(directory: Path, n_clients: int) -> tuple[Path, list[str], floa
 
 
 def serve(model_dir: Path, churn_dir: Path, redis_url: str, data_dir: Path, port: int):  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "RECSYS_MODEL_DIR": str(model_dir),
-        "RECSYS_CHURN_MODEL_DIR": str(churn_dir),
-        "RECSYS_ADMIN_KEY": ADMIN_KEY,
-        "REDIS_URL": redis_url,
-        "RECSYS_DATA_DIR": str(data_dir),
-        "RECSYS_RELOAD_POLL_S": "0",
-    }
-    recsys = Path(sys.executable).with_name("recsys")
-    command = [str(recsys), "serve", "--workers", "1", "--host", "127.0.0.1", "--port",
-               str(port), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError("recsys serve exited during startup")
-        time.sleep(0.25)
-    process.terminate()
-    raise RuntimeError("recsys serve did not become ready in 120 s")
+    """One ``recsys serve`` worker with the recommender and the churn model."""
+    churn = {"RECSYS_CHURN_MODEL_DIR": str(churn_dir), "RECSYS_ADMIN_KEY": ADMIN_KEY}
+    return start_service(model_dir, redis_url, data_dir, port, workers=1, extra_env=churn)
 
 
 def measure(port: int, clients: list[str], requests: int) -> tuple[np.ndarray, np.ndarray]:

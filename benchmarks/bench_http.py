@@ -104,24 +104,33 @@ def generated_model(
 
 
 def start_service(
-    model_dir: Path, redis_url: str, data_dir: Path, port: int
+    model_dir: Path,
+    redis_url: str,
+    data_dir: Path,
+    port: int,
+    *,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """``recsys serve`` on ``port`` serving ``model_dir``, once its ``/readyz`` answers 200."""
     env = {
         **os.environ,
         "RECSYS_MODEL_DIR": str(model_dir),
         "REDIS_URL": redis_url,
         "RECSYS_DATA_DIR": str(data_dir),
         "RECSYS_RELOAD_POLL_S": "0",
+        **(extra_env or {}),
     }
     recsys = Path(sys.executable).with_name("recsys")
-    command = [str(recsys), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning"]  # fmt: skip
+    command = [str(recsys), "serve", "--workers", str(workers), "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                time.sleep(1.0)  # let the second worker finish its startup too
+                if workers > 1:
+                    time.sleep(1.0)  # let the other workers finish their startup too
                 return process
         except httpx.HTTPError:
             pass

@@ -156,6 +156,22 @@ def client(settings: ServingSettings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def churn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A churn model (``tests.serving.churn_bundle``), so risk routes and orders answer."""
+    from tests.serving.churn_bundle import fit_churn_bundle
+
+    return fit_churn_bundle(tmp_path_factory.mktemp("churn"))
+
+
+@pytest.fixture
+def risk_client(settings: ServingSettings, churn_dir: Path) -> Iterator[TestClient]:
+    """``client`` with the churn model loaded."""
+    with_churn = settings.model_copy(update={"churn_model_dir": churn_dir})
+    with TestClient(create_app(with_churn), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
 def admin() -> dict[str, str]:
     return {"X-API-Key": ADMIN_KEY}
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from mlflow import MlflowClient
 from recommender.dataset import Dataset
 from recommender.models.registry import build_model
 from tests.serving.conftest import ADMIN_KEY, ITEMS, MANAGER_KEYS, make_frames
+from training.registry import promote
 from training.run_logging import log_offers_model
 
 #: How long `recsys serve` may take to answer /readyz (imports, MLflow, numba warm-up).
@@ -41,6 +43,16 @@ def register(uri: str, artifacts: Path, name: str, seed: int) -> str:
     with mlflow.start_run():
         info = log_offers_model(servable.export(), dataset)
     return str(mlflow.register_model(info.model_uri, name).version)
+
+
+def three_versions(tmp_path: Path, name: str) -> Iterator[tuple[str, MlflowClient, list[str]]]:
+    """A SQLite registry holding three versions of ``name`` (champion: the first); for a fixture."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    versions = [register(uri, tmp_path / "artifacts", name, seed) for seed in (7, 11, 13)]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    promote(client, name, versions[0], "champion")
+    yield uri, client, versions
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
 
 
 def corrupt(client: MlflowClient, name: str, version: str) -> None:

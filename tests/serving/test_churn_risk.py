@@ -3,7 +3,6 @@ churn model from a directory and from a real (SQLite) MLflow registry, reloaded 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,18 +23,6 @@ from training.churn import CODE_PATH, _signature
 
 RU = {"Accept-Language": "ru"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
-
-
-@pytest.fixture(scope="module")
-def churn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fit_churn_bundle(tmp_path_factory.mktemp("churn"))
-
-
-@pytest.fixture
-def risk_client(settings: ServingSettings, churn_dir: Path) -> Iterator[TestClient]:
-    with_churn = settings.model_copy(update={"churn_model_dir": churn_dir})
-    with TestClient(create_app(with_churn), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def test_admin_gets_probability_band_drivers_and_version(risk_client: TestClient) -> None:

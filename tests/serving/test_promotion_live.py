@@ -14,14 +14,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from feature_store.redis_store import RedisOnlineStore
 from tests.feature_store.redis_server import RedisServer, free_port
 from tests.serving.conftest import ADMIN_KEY, eventually
-from tests.serving.live import Load, corrupt, register, serve, stop
+from tests.serving.live import Load, corrupt, serve, stop, three_versions
 from training.registry import promote
 
 pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
@@ -32,12 +31,7 @@ POLL_S = 1.0  # RECSYS_RELOAD_POLL_S of tests.serving.live.serve
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[tuple[str, MlflowClient, list[str]]]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    versions = [register(uri, tmp_path / "artifacts", NAME, seed) for seed in (7, 11, 13)]
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    promote(client, NAME, versions[0], "champion")
-    yield uri, client, versions
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    yield from three_versions(tmp_path, NAME)
 
 
 def test_promotion_under_load_on_two_workers(

@@ -6,7 +6,6 @@ a real churn bundle (``tests.serving.churn_bundle``: c000 high, c001 medium, c00
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,23 +16,10 @@ from openpyxl import load_workbook
 from recommender.churn.retention import RISK_COLUMNS
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.serving.churn_bundle import fit_churn_bundle
 from tests.serving.conftest import admin, make_frames, manager
 from tests.serving.web.html_rows import nbo_rows
 
 NBO = "/v1/managers/m001/next-best-offers"
-
-
-@pytest.fixture(scope="module")
-def churn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fit_churn_bundle(tmp_path_factory.mktemp("churn"))
-
-
-@pytest.fixture
-def risk_client(settings: ServingSettings, churn_dir: Path) -> Iterator[TestClient]:
-    with_churn = settings.model_copy(update={"churn_model_dir": churn_dir})
-    with TestClient(create_app(with_churn), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def _portfolio(manager_id: str) -> list[str]:

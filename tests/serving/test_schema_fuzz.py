@@ -38,7 +38,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.serving.churn_bundle import fit_churn_bundle
 from tests.serving.conftest import admin, manager
 
 pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
@@ -175,12 +174,6 @@ class Tally:
             f"{setup}/{name}: {self.sent[name]} requests, {self.errors[name]} 5xx"
             for name in sorted(self.sent)
         )
-
-
-@pytest.fixture(scope="module")
-def churn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A churn model, so the churn-risk route and the risk orders answer (not 503)."""
-    return fit_churn_bundle(tmp_path_factory.mktemp("churn"))
 
 
 @pytest.fixture(params=SETUPS, ids=[s.name for s in SETUPS])

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import mlflow
 import psutil
 import pytest
 from mlflow import MlflowClient
@@ -28,7 +27,15 @@ from feature_store.redis_store import RedisOnlineStore
 from feature_store.settings import OnlineStoreSettings
 from tests.feature_store.redis_server import free_port
 from tests.serving.conftest import ITEMS, eventually, make_frames
-from tests.serving.live import STARTUP_S, Load, corrupt, register, serve, stop, workers
+from tests.serving.live import (
+    STARTUP_S,
+    Load,
+    corrupt,
+    serve,
+    stop,
+    three_versions,
+    workers,
+)
 from training.registry import promote
 
 pytestmark = pytest.mark.fault  # the fault-injection suite: pytest -m fault
@@ -38,12 +45,7 @@ NAME = "offers-deaths"
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[tuple[str, MlflowClient, list[str]]]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    versions = [register(uri, tmp_path / "artifacts", NAME, seed) for seed in (7, 11, 13)]
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    promote(client, NAME, versions[0], "champion")
-    yield uri, client, versions
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    yield from three_versions(tmp_path, NAME)
 
 
 @pytest.fixture

@@ -96,14 +96,25 @@ def _json_fragments(column: pd.Series) -> np.ndarray:
     return np.asarray([*encoded, "null"], dtype=object)[codes]  # code -1 -> the last: null
 
 
+def profile_fields(clients: pd.DataFrame) -> tuple[str, ...]:
+    """``PROFILE_FIELDS`` then every other client column but the id, in table order.
+
+    Extra imported columns (occupation, branch, ...) go online too: a model that learned from
+    them (the feature-aware ranker) must see them in the cabinet as the exports do.
+    """
+    extra = [str(c) for c in clients.columns if c != "client_id" and c not in PROFILE_FIELDS]
+    return (*PROFILE_FIELDS, *extra)
+
+
 def encode_profiles(clients: pd.DataFrame) -> list[str]:
-    """One JSON object of ``PROFILE_FIELDS`` per row (missing columns and values -> null).
+    """One JSON object of ``profile_fields`` per row (missing columns and values -> null).
 
     Profile columns have few distinct values, so each is encoded once and rows are assembled
     with one %-format per row: about ten times faster than a JSON encoder per row.
     """
+    fields = profile_fields(clients)
     columns: list[np.ndarray] = []
-    for name in PROFILE_FIELDS:
+    for name in fields:
         if name not in clients.columns:
             columns.append(np.full(len(clients), "null", dtype=object))
             continue
@@ -111,7 +122,8 @@ def encode_profiles(clients: pd.DataFrame) -> list[str]:
         if name == "signup_date" and column.notna().any():
             column = pd.to_datetime(column, errors="coerce").dt.strftime("%Y-%m-%d")
         columns.append(_json_fragments(column))
-    template = "{" + ",".join(f'"{name}":%s' for name in PROFILE_FIELDS) + "}"
+    names = (json.dumps(name).replace("%", "%%") for name in fields)
+    template = "{" + ",".join(f"{name}:%s" for name in names) + "}"
     return [template % row for row in zip(*columns, strict=True)]
 
 

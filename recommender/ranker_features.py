@@ -12,7 +12,11 @@ its position in that order. Serving scores the first ``candidates`` of the order
 Columns (``RankerSpec.feature_names``): item index (categorical), first-stage score, rank, log
 of one plus the offer's owner count, owned offers, with ``portfolio_bits`` one 0/1 column per
 offer (the scored offer's own bit is always 0), then categorical client attributes (codes into
-their vocabulary; unknown and missing are NaN) and numeric ones (NaN when missing).
+their vocabulary; unknown and missing are NaN), numeric ones (NaN when missing) and dates (ISO
+text such as ``signup_date``, as days since 1970-01-01, so tenure is a feature; NaN when
+missing). A text column with more than ``max_categories`` values keeps its most frequent ones
+(held by two clients or more; the others read as missing): an occupation code with 230 values
+still informs, an id-like column (no value repeats) is left out.
 
 A score is ``prior(rank) + trees(row)``: the prior (``RankerSpec.prior``) is a logistic fit of
 the label on ``log1p(rank)``, strictly decreasing, so without trees the ranker orders as its
@@ -28,8 +32,10 @@ learned from. No LightGBM here: the trees are ``recommender.trees`` arrays.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -43,7 +49,7 @@ BASE_FEATURES: tuple[str, ...] = ("item", "score", "rank", "log_popularity", "n_
 ITEM, SCORE, RANK, LOG_POPULARITY, N_OWNED = range(len(BASE_FEATURES))
 #: Largest catalogue that gets one portfolio column per offer.
 MAX_PORTFOLIO_BITS = 128
-#: Most distinct values of a text attribute used as a categorical feature (others: dropped).
+#: Most distinct values of a text attribute used as a categorical feature (the most frequent).
 MAX_CATEGORIES = 64
 #: Array names inside ``ServableModel.ranker_arrays``.
 TREE_PREFIX = "tree."
@@ -63,6 +69,8 @@ class RankerSpec:
     categorical: tuple[tuple[str, tuple[str, ...]], ...]
     numeric: tuple[str, ...]
     candidates: int
+    #: Date columns (ISO text), encoded as days since 1970-01-01.
+    dates: tuple[str, ...] = ()
     #: The first-stage prior every score starts from: ``intercept + slope * log1p(rank)``
     #: (a logistic fit of the label on the rank); the trees add corrections to it.
     prior: tuple[float, float] = (0.0, -1.0)
@@ -73,7 +81,7 @@ class RankerSpec:
 
     @property
     def n_attributes(self) -> int:
-        return len(self.categorical) + len(self.numeric)
+        return len(self.categorical) + len(self.numeric) + len(self.dates)
 
     @property
     def attribute_offset(self) -> int:
@@ -85,7 +93,7 @@ class RankerSpec:
 
     def feature_names(self) -> list[str]:
         bits = [f"owns_{i}" for i in range(self.n_items)] if self.portfolio_bits else []
-        attributes = [name for name, _ in self.categorical] + list(self.numeric)
+        attributes = [name for name, _ in self.categorical] + [*self.numeric, *self.dates]
         return [*BASE_FEATURES, *bits, *(f"client.{a}" for a in attributes)]
 
     def categorical_features(self) -> list[int]:
@@ -107,6 +115,9 @@ class RankerSpec:
         start = len(self.categorical)
         for a, name in enumerate(self.numeric, start):
             out[:, a] = [_number(v) for v in column(name)]
+        start += len(self.numeric)
+        for a, name in enumerate(self.dates, start):
+            out[:, a] = [_days(v) for v in column(name)]
         return out
 
     def to_metadata(self) -> dict[str, Any]:
@@ -115,6 +126,7 @@ class RankerSpec:
             "portfolio_bits": self.portfolio_bits,
             "categorical": [[name, list(vocab)] for name, vocab in self.categorical],
             "numeric": list(self.numeric),
+            "dates": list(self.dates),
             "candidates": self.candidates,
             "prior": list(self.prior),
         }
@@ -133,6 +145,7 @@ class RankerSpec:
                 ),
                 numeric=tuple(str(name) for name in data["numeric"]),
                 candidates=int(data["candidates"]),
+                dates=tuple(str(name) for name in data.get("dates", ())),
                 prior=(float(data["prior"][0]), float(data["prior"][1])),
             )
         except KeyError as exc:
@@ -156,6 +169,32 @@ def _number(value: str | None) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _days(value: str | None) -> float:
+    """Days from 1970-01-01 to the (UTC) date of ISO text; NaN when it is not one."""
+    if value is None:
+        return math.nan
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return math.nan
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return float(moment.date().toordinal() - _EPOCH)
+
+
+def _vocabulary(present: Sequence[str], max_categories: int) -> tuple[str, ...]:
+    """Every value (sorted) when there are at most ``max_categories``; else the most frequent
+    ones held by two rows or more (ties by value), sorted; empty for an id-like column."""
+    counts = Counter(present)
+    if len(counts) <= max_categories:
+        return tuple(sorted(counts))
+    frequent = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_categories]
+    return tuple(sorted(v for v, n in frequent if n >= 2))
+
+
 def infer_spec(
     columns: Sequence[str],
     column: ColumnReader,
@@ -163,27 +202,30 @@ def infer_spec(
     candidates: int,
     max_categories: int = MAX_CATEGORIES,
 ) -> RankerSpec:
-    """Numeric columns (every present value parses as a number) and categorical ones (text
-    with at most ``max_categories`` values, vocabulary sorted); other columns and columns with
-    no value are left out."""
+    """Numeric columns (every present value parses as a number), dates (every present value
+    is ISO date text) and categorical ones (the rest: ``_vocabulary``); columns with no value,
+    or no repeated value among more than ``max_categories``, are left out."""
     categorical: list[tuple[str, tuple[str, ...]]] = []
     numeric: list[str] = []
+    dates: list[str] = []
     for name in columns:
         present = [v for v in column(name) if v is not None]
         if not present:
             continue
-        if all(not math.isnan(_number(v)) for v in present):
+        distinct = set(present)
+        if all(not math.isnan(_number(v)) for v in distinct):
             numeric.append(name)
-            continue
-        vocabulary = sorted(set(present))
-        if len(vocabulary) <= max_categories:
-            categorical.append((name, tuple(vocabulary)))
+        elif all(not math.isnan(_days(v)) for v in distinct):
+            dates.append(name)
+        elif vocabulary := _vocabulary(present, max_categories):
+            categorical.append((name, vocabulary))
     return RankerSpec(
         n_items=n_items,
         portfolio_bits=n_items <= MAX_PORTFOLIO_BITS,
         categorical=tuple(categorical),
         numeric=tuple(numeric),
         candidates=candidates,
+        dates=tuple(dates),
     )
 
 

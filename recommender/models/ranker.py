@@ -370,7 +370,7 @@ def _ndcg_at_5(booster: Any, spec: RankerSpec, rows: _Rows) -> np.ndarray:
 
 
 def _without_attributes(spec: RankerSpec) -> RankerSpec:
-    return replace(spec, categorical=(), numeric=())
+    return replace(spec, categorical=(), numeric=(), dates=())
 
 
 def _hide_one(

@@ -23,8 +23,10 @@ _NO_ITEMS = np.empty(0, dtype=np.int64)
 
 
 def text(value: object) -> str | None:
-    """An attribute value as text; ``None`` for missing, NaN and empty values."""
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+    """An attribute value as text; ``None`` for missing (NaN, NaT) and empty values."""
+    if value is None or value is pd.NaT or value == "":
+        return None
+    if isinstance(value, float) and value != value:
         return None
     return str(value)
 

@@ -43,12 +43,25 @@ class TestRanker(ModelContract):
 
 
 # ------------------------------------------------------------------------------ data sets
-def industry_dataset(n_clients: int = 1500, noise_only: bool = False, seed: int = 0) -> Dataset:
+def industry_dataset(
+    n_clients: int = 1500, noise_only: bool = False, seed: int = 0, told_by: str = "industry"
+) -> Dataset:
+    """``industry_frames`` as a data set."""
+    events, clients = industry_frames(n_clients, noise_only, seed, told_by)
+    return Dataset.from_frames(events, clients)
+
+
+def industry_frames(
+    n_clients: int = 1500, noise_only: bool = False, seed: int = 0, told_by: str = "industry"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Four common offers (each owned with p 0.25) and, for 90 % of the clients, one of their
     industry's three offers (0.8 / 0.15 / 0.05).
 
     Which industry offer a client owns, or misses, is not in its common offers: only its
     industry tells. With ``noise_only`` the industry column is shuffled, so it carries nothing.
+    ``told_by`` names the column that tells instead (the industry column is then constant):
+    ``occupation``, 80 codes (more than the ranker's 64 categories; code n belongs to "bank"
+    when n is even), or ``signup_date`` (banks signed up in 2015, schools in 2023).
     """
     rng = np.random.default_rng(seed)
     industries = rng.choice(["bank", "school"], size=n_clients)
@@ -67,7 +80,18 @@ def industry_dataset(n_clients: int = 1500, noise_only: bool = False, seed: int 
             "size": rng.integers(1, 100, n_clients).astype(str),
         }
     )
-    return Dataset.from_frames(pd.DataFrame(events, columns=["client_id", "item_id"]), clients)
+    if told_by == "occupation":
+        codes = 2 * rng.integers(0, 40, n_clients) + (industries == "school")
+        clients["occupation"] = [f"occ{c:03d}" for c in codes]
+    elif told_by == "signup_date":
+        years = np.where(industries == "bank", 2015, 2023)
+        days = rng.integers(0, 365, n_clients)
+        clients["signup_date"] = pd.to_datetime(
+            [f"{y}-01-01" for y in years], utc=True
+        ) + pd.to_timedelta(days, unit="D")
+    if told_by != "industry":
+        clients["industry"] = "any"
+    return pd.DataFrame(events, columns=["client_id", "item_id"]), clients
 
 
 def hide_one(dataset: Dataset, seed: int = 0) -> tuple[Dataset, np.ndarray, np.ndarray]:
@@ -123,6 +147,31 @@ def test_infer_spec_sorts_columns_into_numeric_categorical_and_dropped() -> None
     assert spec.feature_names()[-2:] == ["client.region", "client.age"]
 
 
+def test_a_text_column_over_max_categories_keeps_its_frequent_values() -> None:
+    occupation = ["a"] * 4 + ["b"] * 3 + ["c"] * 2 + ["d", "e"]
+    columns = {"occupation": occupation, "client_number": [f"n{n}" for n in range(11)]}
+    spec = infer_spec(list(columns), columns.__getitem__, 5, 3, max_categories=3)
+    assert spec.categorical == (("occupation", ("a", "b", "c")),)  # the id-like column: out
+    encoded = spec.encode_attributes(columns.__getitem__, 11)
+    np.testing.assert_array_equal(encoded[[0, 4, 7], 0], [0.0, 1.0, 2.0])
+    assert np.isnan(encoded[9:, 0]).all()  # rare values read as missing
+
+
+def test_dates_are_days_since_1970_offline_and_online_alike() -> None:
+    """Offline a signup date is a timestamp's text, online the profile's ISO date."""
+    columns = {
+        "signup_date": ["2020-01-02 00:00:00+00:00", "2020-01-02", None, "1970-01-01"],
+        "mixed": ["2020-01-02", "soon", None, None],
+    }
+    spec = infer_spec(list(columns), columns.__getitem__, 5, 3)
+    assert spec.dates == ("signup_date",)
+    assert spec.categorical == (("mixed", ("2020-01-02", "soon")),)
+    assert spec.feature_names()[-1] == "client.signup_date"
+    encoded = spec.encode_attributes(columns.__getitem__, 4)
+    np.testing.assert_array_equal(encoded[[0, 1, 3], 1], [18263.0, 18263.0, 0.0])
+    assert np.isnan(encoded[2, 1])
+
+
 def test_unknown_and_missing_attributes_are_nan() -> None:
     spec = RankerSpec(4, True, (("region", ("north", "south")),), ("age",), 3)
     values = {"region": ["south", "west", None], "age": ["7", "old", None]}
@@ -134,6 +183,11 @@ def test_unknown_and_missing_attributes_are_nan() -> None:
 def test_spec_survives_metadata_and_names_a_bad_key() -> None:
     spec = RankerSpec(4, False, (("region", ("a", "b")),), ("age",), 3, prior=(-1.0, -0.5))
     assert RankerSpec.from_metadata(spec.to_metadata()) == spec
+    dated = replace(spec, dates=("signup_date",))
+    assert RankerSpec.from_metadata(dated.to_metadata()) == dated
+    older = spec.to_metadata()
+    del older["dates"]  # bundles saved before date features load as they were
+    assert RankerSpec.from_metadata(older) == spec
     broken = spec.to_metadata()
     del broken["numeric"]
     with pytest.raises(ValueError, match="'numeric'"):
@@ -248,6 +302,16 @@ def test_client_features_are_chosen_when_they_matter(industry: Dataset) -> None:
     assert validation["client_features_z"] > 2
     ease = {"l2": 1.0, "dropout": 0.5}  # the ranker's first stage
     assert hit_rate("ranker", SMALL, industry) > hit_rate("ease", ease, industry) + 0.15
+
+
+@pytest.mark.parametrize("told_by", ["occupation", "signup_date"])
+def test_high_cardinality_codes_and_tenure_are_learned(told_by: str) -> None:
+    """An 80-value occupation code and a signup date tell what the client misses."""
+    data = industry_dataset(told_by=told_by)
+    ranker = build_model("ranker", SMALL).fit(data)
+    assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
+    ease = {"l2": 1.0, "dropout": 0.5}
+    assert hit_rate("ranker", SMALL, data) > hit_rate("ease", ease, data) + 0.1
 
 
 def test_serving_cost_caps_the_trees(industry: Dataset) -> None:

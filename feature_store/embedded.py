@@ -73,4 +73,5 @@ def open_store(settings: OnlineStoreSettings | None = None) -> RedisOnlineStore:
         settings.redis_key_prefix,
         display_url=settings.display_url,
         write_batch=settings.write_batch,
+        replicas=settings.replica_policy,
     )

@@ -6,7 +6,11 @@ the stream. On a single Redis both happen in one MULTI/EXEC. On a Redis Cluster 
 each client live in their own slots, so the owned sets change first (one MULTI/EXEC per
 client) and the stream append comes last: an event is accepted exactly when it is in the
 stream, and a failure before that leaves only idempotent SADD/SREMs, which the caller's retry
-repeats (an event is never in the stream without its ownership change). The stream is never
+repeats (an event is never in the stream without its ownership change). Where the topology has
+replicas, the stream append is also waited on until a replica has it (``WAIT``, see
+``feature_store.replica_ack``), so an accepted event survives its master's failover; too few
+acknowledgements in time raise ``EventNotReplicatedError`` (the API answers 503: retry with the
+same ids). The stream is never
 trimmed by length: only the flusher trims entries it has written to Parquet and acknowledged
 (see ``feature_store.flush``).
 """
@@ -214,16 +218,19 @@ class EventLog:
     def append(self, events: Sequence[EventIn]) -> list[str]:
         """Record ``events``; returns the event ids, one per item, in order.
 
-        Raises ``UnknownEntityError`` (nothing written) when a client or item is unknown, and
-        ``StoreUnavailableError`` when Redis cannot be reached: an event is never dropped
-        silently.
+        Raises ``UnknownEntityError`` (nothing written) when a client or item is unknown,
+        ``StoreUnavailableError`` when Redis cannot be reached, and ``EventNotReplicatedError``
+        when the store's replica policy asks for more acknowledgements than came in time: an
+        event is never dropped silently.
         """
         self._check_known(events)
         records = [record for event in events for record in event.records()]
         changes = [change for record in records if (change := record.ownership()) is not None]
         appends = [xadd_command(self.stream, record.to_fields()) for record in records]
         with self.store.guard():
-            self.store.transact([*self.store.owned_commands(changes), *appends])
+            self.store.transact(
+                [*self.store.owned_commands(changes), *appends], replicated=self.stream
+            )
         return [record.event_id for record in records]
 
     def append_entries(self, entries: Sequence[Mapping[str, str]]) -> list[str]:

@@ -9,20 +9,23 @@ The same code serves a single Redis (embedded or ``redis://``), a Sentinel-manag
 (``RedisCluster``, see ``feature_store.redis_topology``). Where they differ: on a cluster a
 transaction may only touch one slot, so ``transact`` runs one MULTI/EXEC per slot, and the hot
 reads go through redis-py's cluster pipeline (one round trip per node) instead of the
-hand-encoded pipeline of a single connection.
+hand-encoded pipeline of a single connection. Event writes can wait for replicas
+(``transact(..., replicated=key)``, see ``feature_store.replica_ack``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
 from redis.exceptions import (  # type: ignore[attr-defined]  # (the stubs predate it)
+    AskError,
     ClusterDownError,
     CrossSlotTransactionError,
+    MovedError,
     RedisClusterException,
     TryAgainError,
 )
@@ -36,6 +39,7 @@ from feature_store.online import (
     StoreUnavailableError,
 )
 from feature_store.redis_topology import RedisClient, is_cluster
+from feature_store.replica_ack import ReplicaPolicy, ReplicaWaiter, online_replicas
 
 __all__ = ["UNAVAILABLE_ERRORS", "Keys", "RedisOnlineStore", "as_text"]
 
@@ -76,13 +80,21 @@ class RedisOnlineStore(OnlineStore):
     """
 
     def __init__(
-        self, client: RedisClient, prefix: str, *, display_url: str, write_batch: int = 10_000
+        self,
+        client: RedisClient,
+        prefix: str,
+        *,
+        display_url: str,
+        write_batch: int = 10_000,
+        replicas: ReplicaPolicy | None = None,
     ) -> None:
         self.redis: Any = client  # redis.Redis or RedisCluster: the commands used exist on both
         self.cluster = is_cluster(client)
         self.keys = Keys(prefix)
         self.display_url = display_url
         self.write_batch = write_batch
+        #: Replica acknowledgements of ``transact(..., replicated=)`` writes (none by default).
+        self.replicas = ReplicaWaiter(replicas or ReplicaPolicy())
 
     def __repr__(self) -> str:
         return f"RedisOnlineStore({self.display_url!r}, prefix={self.keys.prefix!r})"
@@ -182,15 +194,16 @@ class RedisOnlineStore(OnlineStore):
                 )
         return result
 
-    def _pipelined(self, packed: bytes, n_replies: int) -> list[Any]:
+    def _pipelined(self, packed: bytes, n_replies: int, pool: Any = None) -> list[Any]:
         """Send pre-encoded commands on a pooled connection and read their replies.
 
         What ``pipeline(transaction=False).execute()`` does, without its per-command Python
         overhead (about 2x the CPU of the round trip itself on loopback): the same pool, health
         check and retry on a broken connection (idempotent reads only). A connection whose
-        replies were not all read is dropped, never returned to the pool half-read.
+        replies were not all read is dropped, never returned to the pool half-read. ``pool``:
+        another pool than the client's (a cluster node's).
         """
-        pool = self.redis.connection_pool
+        pool = pool if pool is not None else self.redis.connection_pool
         connection = pool.get_connection()
 
         def send_and_read() -> list[Any]:
@@ -215,13 +228,19 @@ class RedisOnlineStore(OnlineStore):
             pipe.execute_command(as_text(name), *args)
         return list(pipe.execute())
 
-    def transact(self, commands: Sequence[Sequence[str | bytes]]) -> list[Any]:
+    def transact(
+        self, commands: Sequence[Sequence[str | bytes]], *, replicated: str | None = None
+    ) -> list[Any]:
         """Run ``commands`` (each names its key second) atomically per slot; replies in order.
 
         On a single Redis: one MULTI/EXEC. On a cluster a transaction may touch one slot only,
         so each slot's commands form one MULTI/EXEC, the slots in order of first appearance:
         callers order their commands so that a failure half way leaves a state that a retry
         repairs (``EventLog.append`` changes owned sets before it appends to the stream).
+
+        ``replicated``: a key whose slot's MULTI/EXEC must also reach replicas before this
+        returns (``feature_store.replica_ack``); ``EventNotReplicatedError`` when too few
+        acknowledge it in time. Nothing is waited for when the policy asks for no replica.
         """
         if not commands:
             return []
@@ -229,14 +248,81 @@ class RedisOnlineStore(OnlineStore):
         for n, command in enumerate(commands):
             slot = self.redis.keyslot(command[1]) if self.cluster else 0
             groups.setdefault(slot, []).append(n)
+        waited_slot = None
+        if replicated is not None and self.replicas.enabled:
+            waited_slot = self.redis.keyslot(replicated) if self.cluster else 0
         replies: list[Any] = [None] * len(commands)
-        for positions in groups.values():
-            pipe = self.redis.pipeline(transaction=True)
-            for n in positions:
-                pipe.execute_command(*commands[n])
-            for n, reply in zip(positions, pipe.execute(), strict=True):
+        for slot, positions in groups.items():
+            if slot == waited_slot and replicated is not None:
+                results = self._multi_replicated([commands[n] for n in positions], replicated)
+            else:
+                pipe = self.redis.pipeline(transaction=True)
+                for n in positions:
+                    pipe.execute_command(*commands[n])
+                results = pipe.execute()
+            for n, reply in zip(positions, results, strict=True):
                 replies[n] = reply
         return replies
+
+    def _multi_replicated(self, commands: Sequence[Sequence[str | bytes]], key: str) -> list[Any]:
+        """One MULTI/EXEC on the master of ``key``, then WAIT on the same connection.
+
+        Sent as one round trip (MULTI, the commands, EXEC, WAIT) on one pooled connection of
+        that master: WAIT counts the acknowledgements of its own connection's writes. On a
+        cluster, a slot that moved (MOVED/ASK at queueing: EXEC then aborts, nothing written)
+        refreshes the slot map and is tried once more; a node that cannot be reached refreshes
+        it too, for the next call.
+        """
+        for attempt in (1, 2):
+            client, master = self._master_of(key)
+            try:
+                return self._exec_and_wait(client, master, commands)
+            except (MovedError, AskError) as exc:
+                self._refresh_slots()
+                if attempt == 2:
+                    raise TryAgainError(f"the slot of {key} keeps moving: {exc}") from exc
+            except UNAVAILABLE_ERRORS:
+                self.replicas.forget(master)
+                self._refresh_slots()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _master_of(self, key: str) -> tuple[redis.Redis, str]:
+        """The client of the master holding ``key`` and that master's name."""
+        if not self.cluster:
+            return self.redis, "master"
+        node = self.redis.get_node_from_key(key)
+        return self.redis.get_redis_connection(node), str(node.name)
+
+    def _exec_and_wait(
+        self, client: redis.Redis, master: str, commands: Sequence[Sequence[str | bytes]]
+    ) -> list[Any]:
+        policy = self.replicas.policy
+        required = self.replicas.required(
+            master, lambda: online_replicas(client.info("replication"))
+        )
+        wire: list[tuple[bytes, ...]] = [(b"MULTI",)]
+        wire += [tuple(_as_bytes(arg) for arg in command) for command in commands]
+        wire.append((b"EXEC",))
+        if required:
+            wire.append((b"WAIT", b"%d" % required, b"%d" % policy.timeout_ms))
+        replies = self._pipelined(_resp_commands(*wire), len(wire), client.connection_pool)
+        results = replies[len(commands) + 1]
+        if results is None:  # pragma: no cover - only WATCH aborts an EXEC, and none is used
+            raise redis.ResponseError("EXEC aborted")
+        for result in results:
+            if isinstance(result, Exception):
+                raise result  # a bug in a command (wrong type...), not an outage
+        if required:
+            self.replicas.check(master, required, int(replies[-1]))
+        return list(results)
+
+    def _refresh_slots(self) -> None:
+        """Ask the cluster for its slot map again (after a failover); quiet when none answers."""
+        if not self.cluster:
+            return
+        with suppress(redis.RedisError, OSError):  # the next call tries again
+            self.redis.nodes_manager.initialize()
 
     def get_items(self, item_ids: Sequence[str]) -> dict[str, Lookup[dict[str, Any]]]:
         ids = list(dict.fromkeys(item_ids))
@@ -345,6 +431,10 @@ class RedisOnlineStore(OnlineStore):
                     ("RENAME", staging, self.keys.catalog),
                 ]
             )
+
+
+def _as_bytes(value: str | bytes | int | float) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def xadd_command(stream: str, entry: Mapping[str, str]) -> tuple[str, ...]:

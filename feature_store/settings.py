@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feature_store.redis_topology import Topology, topology_of
 from feature_store.redis_topology import parse as parse_redis_url
+from feature_store.replica_ack import DEFAULT_TIMEOUT_MS, ReplicaPolicy
 from recommender.paths import DATA_DIR_ENV, data_dir, redis_dir
 
 #: Schema version of the key layout: bump it when the encoding of any key changes, so a new
@@ -84,6 +85,21 @@ class OnlineStoreSettings(BaseSettings):
         le=3600,
         description="How long the embedded server may take to start (it loads its data first).",
     )
+    event_min_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Replicas that must acknowledge a posted event before it is accepted "
+        "(feature_store.replica_ack); unset: 1 on a cluster or behind Sentinel when the "
+        "stream's master has a replica online, 0 on a single Redis.",
+    )
+    event_replica_timeout_ms: int = Field(
+        default=DEFAULT_TIMEOUT_MS,
+        ge=1,
+        le=60_000,
+        description="How long a posted event waits for those replicas before the API answers "
+        "503 (retry with the same event_id); below socket_timeout_s where events wait.",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -93,6 +109,25 @@ class OnlineStoreSettings(BaseSettings):
         raw = value.get_secret_value().strip()
         parse_redis_url(raw)  # RedisUrlError (a ValueError) names the bad part, not the password
         return SecretStr(raw)
+
+    @field_validator("event_min_replicas", mode="before")
+    @classmethod
+    def _auto_replicas(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "auto"):
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _wait_within_socket_timeout(self) -> OnlineStoreSettings:
+        """A wait for replicas ends before the socket timeout (checked where one can happen)."""
+        waits = self.replica_policy.enabled
+        if waits and self.event_replica_timeout_ms >= self.socket_timeout_s * 1000:
+            raise ValueError(
+                f"RECSYS_EVENT_REPLICA_TIMEOUT_MS ({self.event_replica_timeout_ms}) must be "
+                f"shorter than RECSYS_SOCKET_TIMEOUT_S ({self.socket_timeout_s:g} s): the "
+                "socket timeout would cut the wait for replicas short"
+            )
+        return self
 
     @field_validator("redis_key_prefix")
     @classmethod
@@ -120,6 +155,14 @@ class OnlineStoreSettings(BaseSettings):
         if self.redis_url is None:
             return Topology.SINGLE
         return topology_of(self.redis_url.get_secret_value())
+
+    @property
+    def replica_policy(self) -> ReplicaPolicy:
+        """What a posted event waits for: unset means none on a single Redis (see the field)."""
+        replicas = self.event_min_replicas
+        if replicas is None and self.topology is Topology.SINGLE:
+            replicas = 0
+        return ReplicaPolicy(replicas, self.event_replica_timeout_ms)
 
     @property
     def display_url(self) -> str:

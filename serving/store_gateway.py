@@ -146,7 +146,11 @@ class StoreGateway:
         return self._call(lambda s: s.clients_of_manager(manager_id))
 
     def append_events(self, events: Sequence[EventIn]) -> list[str]:
-        """Record events; raises ``StoreUnavailableError`` (never drops them silently)."""
+        """Record events; raises ``StoreUnavailableError`` (never drops them silently).
+
+        ``EventNotReplicatedError`` (a replica did not confirm in time) passes through and
+        leaves the breaker alone: the master answered, reads need not degrade.
+        """
         if self.events is None:
             raise StoreUnavailableError("no online store is configured")
         try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
+from feature_store.replica_ack import EventNotReplicatedError
 from recommender.bounds import EARLIEST_TIMESTAMP
 from serving.deps import ApiKeyDep, ModelDep, RequestIdDep, StoreDep, require_own_clients
 from serving.schemas import ErrorBody, EventsIn, EventsOut
@@ -50,7 +51,12 @@ A cabinet that reports its clients' actions needs `RECSYS_CABINET_KEY` set and s
             "description": "Unknown client or offer, bad type, a value out of range or a "
             f"timestamp outside {EARLIEST_TIMESTAMP.date()} .. 1 day ahead (field named)"
         },
-        503: {"model": ErrorBody, "description": "Online store unavailable: not recorded"},
+        503: {
+            "model": ErrorBody,
+            "description": "Not accepted: the online store is unavailable, or a replica did "
+            "not confirm the write in time (RECSYS_EVENT_MIN_REPLICAS). Retry after "
+            "Retry-After seconds with the same event_id: a repeat is dropped.",
+        },
     },
 )
 def post_events(
@@ -63,5 +69,10 @@ def post_events(
     events = body if isinstance(body, list) else [body]
     # every client of the batch is checked before anything is written
     require_own_clients(principal, store, list(dict.fromkeys(e.client_id for e in events)))
-    ids = store.append_events(events) if events else []
+    try:
+        ids = store.append_events(events) if events else []
+    except EventNotReplicatedError as exc:  # recorded on the master only: the caller retries
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc), headers={"Retry-After": "1"}
+        ) from exc
     return EventsOut(request_id=request_id, model_version=model.label, event_ids=ids)

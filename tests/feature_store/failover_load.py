@@ -3,7 +3,12 @@
 ``FailoverLoad`` drives an in-process API (``TestClient``) from two threads - one reads client
 recommendations, one posts events with their own ids (clicks, and purchases that change owned
 sets in the clients' slots) - while a flusher thread moves the stream to Parquet. Every answer
-is counted by status; the ids of accepted events (202) are kept, to compare with Parquet.
+is counted by status, every refusal by its reason; the ids of posted and of accepted events
+(202) are kept, to compare with Parquet (``check_nothing_lost``).
+
+``stall_replication`` makes a master's replica fall behind for real: with the replica paused,
+enough data fills the kernel's socket buffers that the writes after it wait in the master's
+memory, so a SIGKILL of the master loses them. An event answered 202 must not be one of them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import redis
 from fastapi.testclient import TestClient
 
 from feature_store.flush import Flusher
@@ -31,6 +37,11 @@ class LoadCounts:
     posts: Counter[int] = field(default_factory=Counter)
     accepted: list[str] = field(default_factory=list)
     accepted_at: list[float] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)
+    #: 503 answers by reason (``refusal_reason``), and those without a Retry-After header.
+    refusals: Counter[str] = field(default_factory=Counter)
+    refused_without_retry_after: int = 0
     #: When the first and the last degraded read or refused event happened (monotonic).
     first_failure: float | None = None
     last_failure: float | None = None
@@ -49,6 +60,8 @@ class LoadCounts:
             "posts_5xx": sum(n for code, n in self.posts.items() if code >= 500),
             "posts_by_status": dict(self.posts),
             "accepted": len(self.accepted),
+            "refusals": dict(self.refusals),
+            "refused_without_retry_after": self.refused_without_retry_after,
             "degraded_window_s": round((self.last_failure or 0) - (self.first_failure or 0), 2),
         }
 
@@ -73,6 +86,8 @@ class FailoverLoad:
         self.offline = offline
         self.flusher = Flusher(flusher_store, offline, batch=200)
         self._stop = threading.Event()
+        self._flush_held = threading.Event()
+        self._flusher_idle = threading.Event()
         self._threads = [
             threading.Thread(target=self._read, name="load-read", daemon=True),
             threading.Thread(target=self._post, name="load-post", daemon=True),
@@ -113,20 +128,45 @@ class FailoverLoad:
                 "item_ids": [self.item_ids[n % len(self.item_ids)]],
                 "event_type": "purchase" if n % 5 == 0 else "click",
             }
+            self.counts.posted.append(event_id)
             answer = self.client.post("/v1/events", json=event, headers=self.headers)
             self.counts.posts[answer.status_code] += 1
+            self.counts.answered_at.append(time.monotonic())
             if answer.status_code == 202:
                 self.counts.accepted.append(event_id)
                 self.counts.accepted_at.append(time.monotonic())
             else:
                 self.counts.failed()
+            if answer.status_code == 503:
+                self.counts.refusals[refusal_reason(answer.json().get("detail"))] += 1
+                self.counts.refused_without_retry_after += "retry-after" not in answer.headers
             time.sleep(0.005)
 
     def _flush(self) -> None:
-        self.flusher.run_forever(block_ms=200, should_stop=self._stop.is_set)
+        held = lambda: self._stop.is_set() or self._flush_held.is_set()  # noqa: E731
+        while not self._stop.is_set():
+            if self._flush_held.is_set():
+                self._flusher_idle.set()
+                time.sleep(0.02)
+                continue
+            self.flusher.run_forever(block_ms=200, should_stop=held)
+
+    def hold_flusher(self, timeout: float = 30) -> None:
+        """Stop flushing (returns once the flusher is idle): new events stay only in Redis, as
+        the ones that arrive between two runs of a real flusher."""
+        self._flush_held.set()
+        assert self._flusher_idle.wait(timeout), "the flusher did not pause"
+
+    def release_flusher(self) -> None:
+        self._flusher_idle.clear()
+        self._flush_held.clear()
 
     def accepted_since(self, moment: float) -> int:
         return sum(1 for t in self.counts.accepted_at if t > moment)
+
+    def answered_since(self, moment: float) -> int:
+        """Posts answered (whatever the status) after ``moment``."""
+        return sum(1 for t in self.counts.answered_at if t > moment)
 
     def wait_until(self, condition: Callable[[], bool], what: str, timeout: float) -> float:
         """Seconds until ``condition()`` held; fails the test after ``timeout`` seconds."""
@@ -138,11 +178,55 @@ class FailoverLoad:
         return time.monotonic() - started
 
 
+def refusal_reason(detail: object) -> str:
+    """A 503's reason in a word: the replica did not confirm, or the store was unreachable."""
+    text = str(detail)
+    if "replica" in text and "same event_id" in text:
+        return "not replicated"
+    if "unavailable" in text and "retry" in text:
+        return "store unavailable"
+    return f"unclear: {text[:80]}"
+
+
+def stall_replication(master: redis.Redis, key: str, megabytes: int = 32) -> None:
+    """Write ``megabytes`` under ``key`` on ``master``, whose replica is paused.
+
+    Past what the kernel buffers on the replication link (a few MB on loopback), the master
+    keeps the stream for the replica in its own memory: writes that follow are on no replica
+    until it resumes, and gone if the master is killed first. 32 MB stays under the default
+    replica output-buffer limits (64 MB for 60 s), so the master keeps the replica.
+    """
+    chunk = b"x" * (4 << 20)
+    for n in range(max(1, megabytes // 4)):
+        master.set(f"{key}:{n}", chunk)
+
+
 def check_nothing_lost(counts: LoadCounts, offline: OfflineStore) -> dict[str, int]:
-    """Every accepted event id is in Parquet exactly once; the figures compared."""
+    """Every event answered 202 is in Parquet exactly once, by id and by count.
+
+    Events refused with 503 may be there too (a refused event may have reached the master;
+    the caller's retry with the same id is then dropped as a repeat), but nothing the load did
+    not post, and nothing twice.
+    """
     flushed = flushed_ids(offline)
-    repeats = len(flushed) - len(set(flushed))
-    missing = set(counts.accepted) - set(flushed)
-    assert not missing, f"{len(missing)} accepted events never reached Parquet"
+    in_parquet = set(flushed)
+    accepted = set(counts.accepted)
+    assert len(accepted) == len(counts.accepted) == counts.posts[202], "ids must be unique"
+    missing = accepted - in_parquet
+    assert not missing, (
+        f"{len(missing)} of {len(accepted)} events answered 202 never reached Parquet, "
+        f"e.g. {sorted(missing)[:3]}"
+    )
+    found = len(accepted & in_parquet)
+    assert found == counts.posts[202], f"{found} of {counts.posts[202]} answered 202 in Parquet"
+    strangers = in_parquet - set(counts.posted)
+    assert not strangers, f"{len(strangers)} events in Parquet that the load never posted"
+    repeats = len(flushed) - len(in_parquet)
     assert repeats == 0, f"{repeats} events written twice"
-    return {"accepted": len(counts.accepted), "flushed": len(flushed), "lost": len(missing)}
+    return {
+        "accepted": len(accepted),
+        "accepted_in_parquet": found,
+        "flushed": len(flushed),
+        "refused_but_flushed": len(in_parquet - accepted),
+        "lost": len(missing),
+    }

@@ -13,11 +13,13 @@ Both kill with SIGKILL on request and stop every process they started on ``close
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -94,8 +96,18 @@ class Node:
             self.process.wait(timeout=30)
             self.process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the process hangs (its sockets stay open), as a stalled host."""
+        assert self.process is not None, "the node is not running"
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.resume()  # a paused process would not act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -107,6 +119,10 @@ class Node:
     @property
     def client(self) -> redis.Redis:
         return quick_client(self.port)
+
+
+def _replicate(replica: Node, master_id: bytes) -> bool:
+    return bool(replica.client.execute_command("CLUSTER", "REPLICATE", master_id))
 
 
 def _server_args(port: int) -> list[str]:
@@ -161,12 +177,7 @@ class LocalCluster:
         wait_for(self._all_known, "the nodes to meet")
         for master, replica in zip(masters, replicas, strict=False):
             master_id = master.client.execute_command("CLUSTER", "MYID")
-            wait_for(
-                lambda r=replica, m=master_id: bool(
-                    r.client.execute_command("CLUSTER", "REPLICATE", m)
-                ),
-                "a replica to attach",
-            )
+            wait_for(partial(_replicate, replica, master_id), "a replica to attach")
         wait_for(self.healthy, "the cluster to be ok with its replicas in sync")
 
     def _all_known(self) -> bool:
@@ -199,6 +210,12 @@ class LocalCluster:
                 if start <= slot <= end:
                     return next(n for n in self.nodes if n.port == int(port))
         raise LookupError(f"no node serves slot {slot}")
+
+    def replica_of(self, master: Node) -> Node:
+        """The live node that replicates ``master``."""
+        info = master.client.info("replication")
+        ports = {int(v["port"]) for k, v in info.items() if k.startswith("slave")}
+        return next(n for n in self.live_nodes() if n.port in ports)
 
     def restart(self, node: Node) -> None:
         """Start a killed node again with its config: it rejoins (as a replica)."""

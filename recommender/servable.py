@@ -9,7 +9,9 @@ Scoring modes
 ``factors``: score(client) = client_vector @ item_factors.T. Biases are folded in: the last
     column of ``item_factors`` is the item bias and client vectors end with a constant 1.
 ``item_item``: score(client) = owned_indicator @ item_item (EASE-style), so the client
-    vector is built live from its owned offers.
+    vector is built live from its owned offers. With the optional ``pair_items`` (P, 2) and
+    ``pair_weights`` (P, n_items) (higher-order EASE) each owned pair ``(a, b)`` listed in
+    ``pair_items`` adds its row of ``pair_weights``.
 ``ranker``: a second stage over ``item_item`` (the first stage): per client, gradient-boosted
     trees score the top first-stage candidates from the offer, its first-stage score and rank,
     the rest of the portfolio and the client's attributes (``recommender.ranker_features``).
@@ -134,6 +136,10 @@ class ServableModel:
     co_usage: CoUsageArrays | None = None
     #: ``ranker`` mode: the tree ensemble and per-offer arrays by name (see the module).
     ranker_arrays: dict[str, np.ndarray] | None = None
+    #: ``item_item`` mode, optional: int32 (P, 2) offer pairs ``a < b`` and the float32
+    #: (P, n_items) scores owning both adds (see the module).
+    pair_items: np.ndarray | None = None
+    pair_weights: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     _ARRAYS = (
@@ -145,6 +151,8 @@ class ServableModel:
         "item_item",
         "client_feature_factors",
         "usage",
+        "pair_items",
+        "pair_weights",
     )
 
     @property
@@ -231,6 +239,8 @@ class ServableModel:
             item_item=arrays.get("item_item"),
             client_feature_factors=arrays.get("client_feature_factors"),
             usage=arrays.get("usage"),
+            pair_items=arrays.get("pair_items"),
+            pair_weights=arrays.get("pair_weights"),
             co_usage=_co_usage(arrays, npz_path),
             ranker_arrays={
                 key[len(RANKER_PREFIX) :]: value
@@ -270,6 +280,7 @@ class ServableModel:
             checks.append(
                 (self.item_item is not None and self.item_item.shape == (n, n), "item_item shape")
             )
+        checks.extend((False, what) for what in self._pair_problems())
         if self.mode == "ranker":
             checks.append(
                 (self.item_item is not None and self.item_item.shape == (n, n), "item_item shape")
@@ -278,6 +289,31 @@ class ServableModel:
         for ok, what in checks:
             if not ok:
                 raise ArtifactError(f"model {self.name!r}: incompatible arrays ({what})")
+
+    def _pair_problems(self) -> list[str]:
+        """What is wrong with ``pair_items`` / ``pair_weights`` (empty when nothing)."""
+        items, weights = self.pair_items, self.pair_weights
+        if items is None and weights is None:
+            return []
+        if items is None or weights is None:
+            return ["pair_items and pair_weights come together"]
+        if self.mode != "item_item":
+            return [f"pair_items in {self.mode!r} mode (item_item only)"]
+        n = self.n_items
+        if items.ndim != 2 or items.shape[1:] != (2,) or items.dtype.kind not in "iu":
+            return ["pair_items shape or dtype (P, 2) integers"]
+        if weights.shape != (len(items), n) or weights.dtype.kind != "f":
+            return ["pair_weights shape or dtype (len(pair_items), n_items) floats"]
+        if len(items) == 0:
+            return []
+        found = []
+        if int(items.min()) < 0 or int(items.max()) >= n:
+            found.append("pair_items range")
+        elif bool(np.any(items[:, 0] >= items[:, 1])):
+            found.append("pair_items order (a < b)")
+        elif len(np.unique(items[:, 0].astype(np.int64) * n + items[:, 1])) != len(items):
+            found.append("pair_items duplicates")
+        return found
 
     def _ranker_problems(self) -> list[str]:
         """What keeps ``ranker`` mode from scoring (the checks name the array or key)."""

@@ -46,6 +46,8 @@ SEARCH_SPACES: dict[str, Space] = {
     "ease": lambda t: {
         "l2": t.suggest_float("l2", 1.0, 5000.0, log=True),
         "binary": t.suggest_categorical("binary", [True, False]),
+        # First-order EASE: each trial would otherwise also try pair inputs (see EASEModel).
+        "pairs": False,
     },
     "lightfm": lambda t: {
         "no_components": t.suggest_int("no_components", 8, 64, log=True),

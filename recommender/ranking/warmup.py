@@ -48,6 +48,14 @@ def _tiny_models() -> list[ServableModel]:
         ServableModel(
             name="warm", mode="item_item", item_item=np.eye(3, dtype=np.float32), **common
         ),
+        ServableModel(  # higher-order EASE: pair inputs
+            name="warm",
+            mode="item_item",
+            item_item=np.eye(3, dtype=np.float32),
+            pair_items=np.array([[0, 1]], dtype=np.int32),
+            pair_weights=np.ones((1, 3), dtype=np.float32),
+            **common,
+        ),
         ServableModel(
             name="warm",
             mode="ranker",

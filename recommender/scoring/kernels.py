@@ -66,3 +66,31 @@ def sum_owned_rows(
             source = matrix[indices[p]]
             for i in range(n_items):
                 out[r, i] += source[i]
+
+
+@njit(nogil=True, cache=True)
+def add_owned_pairs(
+    pair_map: np.ndarray,
+    pair_weights: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    """``out[r] += pair_weights[q]`` for each owned pair of client ``r`` that ``pair_map``
+    (dense (n, n) int32, -1: no pair) maps to a row ``q`` (higher-order EASE).
+
+    Pairs are visited in the order of ``indices``: ``(indices[p], indices[p2])``, ``p < p2``.
+    """
+    n_items = pair_weights.shape[1]
+    for t in range(rows.shape[0]):
+        r = rows[t]
+        stop = indptr[r + 1]
+        for p in range(indptr[r], stop):
+            first = indices[p]
+            for p2 in range(p + 1, stop):
+                q = pair_map[first, indices[p2]]
+                if q >= 0:
+                    source = pair_weights[q]
+                    for i in range(n_items):
+                        out[r, i] += source[i]

@@ -126,6 +126,45 @@ def test_item_item_scores_the_owned_set_for_any_client(rules_dataset: Dataset) -
     np.testing.assert_array_equal(nothing, model.popularity[model.segment_names.index("all")])
 
 
+def test_item_item_adds_the_rows_of_owned_pairs(rules_dataset: Dataset) -> None:
+    """Higher-order EASE: each owned pair the bundle lists adds its row, in any owned order."""
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(N_ITEMS, N_ITEMS)).astype(np.float32)
+    pair_items = np.array([[0, 1], [2, 4], [1, 4]], dtype=np.int32)
+    pair_weights = rng.normal(size=(3, N_ITEMS)).astype(np.float32)
+    model = _bundle(
+        rules_dataset,
+        mode="item_item",
+        item_item=weights,
+        pair_items=pair_items,
+        pair_weights=pair_weights,
+    )
+    scorer = scorer_for(model)
+    cases = {
+        (3,): weights[3],
+        (0, 3): weights[0] + weights[3],  # no listed pair
+        (0, 1): weights[0] + weights[1] + pair_weights[0],
+        (0, 1, 2, 4): weights[[0, 1, 2, 4]].sum(0) + pair_weights.sum(0),
+    }
+    for pairs_owned, expected in cases.items():
+        got = scores_of(scorer, None, np.array(pairs_owned))
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    owned_sets = [np.array(o) for o in cases]
+    counts = [len(o) for o in owned_sets]
+    block = ClientBlock(
+        tuple("abcd"),
+        np.full(4, -1, dtype=np.int64),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate(owned_sets).astype(np.int64),
+        {},
+    )
+    together = scorer.score(block).scores
+    for row, owned in enumerate(owned_sets):
+        np.testing.assert_array_equal(together[row], scores_of(scorer, None, owned))
+    plain = scorer_for(_bundle(rules_dataset, mode="item_item", item_item=weights))
+    np.testing.assert_array_equal(scores_of(plain, None, np.array([0, 1])), weights[0] + weights[1])
+
+
 def test_similar_items_by_cosine_excludes_the_item(rules_dataset: Dataset, tmp_path: Path) -> None:
     item_factors = np.array(
         [[1, 0, 9], [2, 0.1, -9], [0, 1, 0], [-1, 0, 0], [1, 1, 0], [0, 0, 0]], dtype=np.float32

@@ -117,3 +117,53 @@ def test_inconsistent_reason_tables_are_refused(rules_dataset: Dataset) -> None:
     broken = replace(model.co_usage, partner=partner)
     with pytest.raises(ArtifactError, match=r"co_usage\.partner range"):
         ServableModel(**{**model.__dict__, "co_usage": broken}).validate()
+
+
+def _with_pairs(ds: Dataset, **fields: object) -> ServableModel:
+    rng = np.random.default_rng(2)
+    n = ds.n_items
+    arrays = {
+        "mode": "item_item",
+        "item_item": rng.normal(size=(n, n)).astype(np.float32),
+        "client_factors": None,
+        "item_factors": None,
+        "pair_items": np.array([[0, 1], [1, 3]], dtype=np.int32),
+        "pair_weights": rng.normal(size=(2, n)).astype(np.float32),
+    }
+    return ServableModel(**{**_model(ds).__dict__, **arrays, **fields})
+
+
+def test_pair_arrays_round_trip(tmp_path: Path, rules_dataset: Dataset) -> None:
+    model = _with_pairs(rules_dataset)
+    loaded = ServableModel.load(model.save(tmp_path))
+    assert loaded.pair_items is not None and loaded.pair_weights is not None
+    np.testing.assert_array_equal(loaded.pair_items, model.pair_items)
+    np.testing.assert_array_equal(loaded.pair_weights, model.pair_weights)
+    assert ServableModel.load(_model(rules_dataset).save(tmp_path / "plain")).pair_items is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"pair_weights": None}, "pair_items and pair_weights come together"),
+        ({"pair_items": np.array([[0, 99], [1, 3]], dtype=np.int32)}, r"pair_items range"),
+        ({"pair_items": np.array([[1, 0], [1, 3]], dtype=np.int32)}, r"pair_items order"),
+        ({"pair_items": np.array([[0, 1], [0, 1]], dtype=np.int32)}, r"pair_items duplicates"),
+        ({"pair_items": np.array([0, 1], dtype=np.int32)}, r"pair_items shape"),
+        ({"pair_weights": np.zeros((3, 6), dtype=np.float32)}, r"pair_weights shape"),
+    ],
+)
+def test_broken_pair_arrays_are_refused_on_load(
+    tmp_path: Path, rules_dataset: Dataset, fields: dict[str, object], message: str
+) -> None:
+    _with_pairs(rules_dataset, **fields).save(tmp_path)
+    with pytest.raises(ArtifactError, match=message):
+        ServableModel.load(tmp_path)
+
+
+def test_pairs_only_in_item_item_mode(rules_dataset: Dataset) -> None:
+    broken = _with_pairs(
+        rules_dataset, mode="factors", item_factors=_model(rules_dataset).item_factors
+    )
+    with pytest.raises(ArtifactError, match=r"pair_items in 'factors' mode"):
+        broken.validate()

@@ -18,7 +18,7 @@ from tests.training.conftest import make_tables
 from training.cli.main import app
 from training.registry import load_servable
 from training.tracking import resolve, use
-from training.train import TrainingDataError, TrainSettings, train
+from training.train import STARTUP_STEP, TrainingDataError, TrainSettings, train
 
 NAME = "offers-recommender"
 
@@ -70,7 +70,13 @@ def test_run_records_the_split_guardrail_calibration_and_step_timings(
     assert metrics["calibration_brier"] <= metrics["calibration_brier_uncalibrated"]
     timings = json.loads(Path(client.download_artifacts(run_id, "timings.json")).read_text())
     assert {"loading the offline store", "split, fit and evaluate"} <= set(timings)
-    assert "logging the pyfunc model" in timings and "registering" in timings
+    mlflow_steps = {
+        "connecting to the tracking store", "logging params and tags", "logging the pyfunc model",
+        "logging metrics", "drawing the report charts", "logging the report artifacts",
+        "registering",
+    }  # fmt: skip
+    assert mlflow_steps <= set(timings)  # each MLflow step on its own
+    assert STARTUP_STEP not in timings  # in-process (a test runner): no start-up of its own
     assert all(seconds >= 0 for seconds in timings.values())
     assert sum(1 for m in metrics if m.startswith("seconds_")) == len(timings)
 
@@ -110,6 +116,18 @@ def test_champion_pyfunc_predicts_ranked_unseen_offers(trained: tuple[Path, str]
     assert len(default_k) == 10
 
 
+def test_a_command_start_up_leads_the_timings_of_run_and_result(store_dir: Path) -> None:
+    result = train(
+        TrainSettings(model="popularity"), store_dir, show_progress=False, startup_seconds=1.25
+    )
+    assert next(iter(result.timings.items())) == (STARTUP_STEP, 1.25)
+    client = resolve(store_dir).client()
+    logged = json.loads(Path(client.download_artifacts(result.run_id, "timings.json")).read_text())
+    assert logged == result.timings
+    metrics = client.get_run(result.run_id).data.metrics
+    assert metrics["seconds_0_start-up_and_imports"] == 1.25
+
+
 def test_same_data_config_and_seed_give_the_same_metrics(store_dir: Path) -> None:
     settings = TrainSettings(model="als", config={"factors": 4, "iterations": 2})
     first = train(settings, store_dir, show_progress=False)
@@ -126,16 +144,18 @@ def test_unset_config_is_chosen_once_and_the_final_model_keeps_it(
 ) -> None:
     import recommender.models.auto as auto
 
-    calls: list[str] = []
+    calls: list[tuple[str, int]] = []
     real = auto.choose
 
     def counted(model: Any, dataset: Any, grid: Any) -> Any:
-        calls.append(model.name)
+        calls.append((model.name, dataset.interactions.nnz))
         return real(model, dataset, grid)
 
     monkeypatch.setattr(auto, "choose", counted)
     result = train(TrainSettings(model="ease"), store_dir, show_progress=False)
-    assert calls == ["ease"]  # on the train part of the split only, not again on all data
+    # On the train part of the split only (l2 / dropout, then pairs on small catalogues), not
+    # again on all the data.
+    assert len(set(calls)) == 1 and calls[0][0] == "ease"
     chosen = result.config
     assert chosen["l2"] is not None and chosen["dropout"] is not None
     servable = load_servable(NAME, result.version, resolve(store_dir).tracking_uri)[0]
@@ -170,3 +190,24 @@ def test_empty_offline_store_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "recsys data" in result.output
+
+
+def test_a_capped_evaluation_says_it_sampled_and_serves_every_client(store_dir: Path) -> None:
+    settings = TrainSettings(model="popularity", max_eval_clients=5)
+    result = train(settings, store_dir, show_progress=False)
+    assert "seeded sample of 5 of the" in result.split_reason
+    tracking_uri = resolve(store_dir).tracking_uri
+    run = MlflowClient(tracking_uri).get_run(result.run_id)
+    assert "seeded sample of 5" in run.data.tags["split_reason"]
+    servable = load_servable(NAME, str(result.version), tracking_uri)[0]
+    assert len(servable.client_ids) == len(make_tables()["clients"])
+
+
+def test_cli_cap_default_is_the_evaluation_default() -> None:
+    import inspect
+
+    from recommender.evaluation.evaluate import MAX_EVAL_CLIENTS
+    from training.cli.train import train_command
+
+    default = inspect.signature(train_command).parameters["max_eval_clients"].default
+    assert default == MAX_EVAL_CLIENTS == TrainSettings(model="ease").max_eval_clients

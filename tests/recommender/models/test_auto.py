@@ -28,7 +28,7 @@ def test_unset_fields_are_chosen_on_validation_and_recorded() -> None:
 
 def test_given_fields_are_not_searched() -> None:
     dataset = checkerboard_dataset()
-    model = build_model("ease", {"l2": 50.0, "dropout": 0.0}).fit(dataset)
+    model = build_model("ease", {"l2": 50.0, "dropout": 0.0, "pairs": False}).fit(dataset)
     assert "auto_config" not in model.export().metadata
     assert (model.config.l2, model.config.dropout) == (50.0, 0.0)
 

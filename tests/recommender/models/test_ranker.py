@@ -300,7 +300,7 @@ def test_client_features_are_chosen_when_they_matter(industry: Dataset) -> None:
     validation = ranker.export().metadata["ranker_validation"]
     assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
     assert validation["client_features_z"] > 2
-    ease = {"l2": 1.0, "dropout": 0.5}  # the ranker's first stage
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}  # the ranker's first stage
     assert hit_rate("ranker", SMALL, industry) > hit_rate("ease", ease, industry) + 0.15
 
 
@@ -310,7 +310,7 @@ def test_high_cardinality_codes_and_tenure_are_learned(told_by: str) -> None:
     data = industry_dataset(told_by=told_by)
     ranker = build_model("ranker", SMALL).fit(data)
     assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
-    ease = {"l2": 1.0, "dropout": 0.5}
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}
     assert hit_rate("ranker", SMALL, data) > hit_rate("ease", ease, data) + 0.1
 
 
@@ -335,7 +335,7 @@ def test_client_features_that_carry_nothing_are_left_out() -> None:
     ranker = build_model("ranker", SMALL).fit(noise)
     assert ranker.config.use_client_features is False  # type: ignore[attr-defined]
     assert ranker.export().metadata["ranker"]["categorical"] == []
-    ease = {"l2": 1.0, "dropout": 0.5}
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}
     assert hit_rate("ranker", SMALL, noise) >= hit_rate("ease", ease, noise) - 0.02
 
 

@@ -16,7 +16,7 @@ from recommender.ranking.kernels import SORTED_TOP_K
 from recommender.ranking.prepared import kernel_catalog
 from recommender.ranking.select import select_block
 from recommender.ranking.warmup import warm_up
-from recommender.scoring.kernels import dot_block
+from recommender.scoring.kernels import add_owned_pairs, dot_block
 from recommender.servable import CatalogArrays
 
 TARIFF, COURSE, ADDON = 0, 1, 2
@@ -183,6 +183,7 @@ def test_bad_inputs_fail_before_the_kernel() -> None:
 
 def test_warm_up_and_batch_from_a_plain_thread() -> None:
     warm_up()
+    assert add_owned_pairs.signatures, "the pair kernel of higher-order EASE is compiled too"
     vectors = np.eye(2, dtype=np.float32)
     factors = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [2, 0], [0, 2]], dtype=np.float32)
     results: list[tuple[np.ndarray, np.ndarray]] = []

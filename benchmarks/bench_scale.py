@@ -4,21 +4,26 @@ and peak RSS per step, and whether the export's memory stays flat as N grows.
     .venv/bin/python benchmarks/bench_scale.py                        # 100,000 and 1,000,000
     .venv/bin/python benchmarks/bench_scale.py --clients 100000 --no-check
     .venv/bin/python benchmarks/bench_scale.py --clients 2000 20000 --skip-materialize
+    .venv/bin/python benchmarks/bench_scale.py --clients 100000 --models ease --no-check
 
 Per size: ``recsys data generate`` (Parquet), ``recsys data import``, ``recsys features
 materialize`` (the data dir's embedded Redis, stopped afterwards; ``--skip-materialize``),
-``recsys train --model ease`` (sizes up to ``--train-max-clients``: training loads and evaluates
-the whole portfolio in memory) and ``recsys nbo export --all`` to CSV and to Parquet (110 offers,
-5 per client, with reasons). Every export ranks with the model trained on the smallest size
-(its MLflow store, alias champion), so the export figures differ by the portfolio alone.
+``recsys train --model M`` for each of ``--models`` (default EASE, ALS and the feature-aware
+ranker; sizes up to ``--train-max-clients``, default every size; the evaluation scores at most
+``recsys train``'s default 200,000 test clients) and ``recsys nbo export --all`` to CSV and to
+Parquet (110 offers, 5 per client, with reasons). Every export ranks with the first model of
+``--models`` trained on the smallest size (its MLflow store, alias champion), so the export
+figures differ by the portfolio alone.
 
 CPU is user + system seconds of the step (on a shared machine, wall time is CPU time plus the
 wait for a core). Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``: the largest of the
 process and the descendants it waited for), as ``/usr/bin/time -f %M`` reports it.
 
 Targets (exit 1 when one is missed, unless ``--no-check``), with two sizes or more: the export's
-peak RSS at the largest size <= 1.2x the smallest (each format), and the export at 1,000,000
-clients (when run) <= 180 s. The machine is shared: the load average is printed with the figures.
+peak RSS at the largest size <= 1.2x the smallest (each format), each model's train peak RSS
+grows less than half as fast as the clients (largest / smallest RSS <= 0.5 x the clients'
+ratio; both sizes trained), and the export at 1,000,000 clients (when run) <= 180 s. The
+machine is shared: the load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RSS_RATIO_TARGET = 1.2
+#: Train's peak RSS ratio (largest / smallest size) at most this share of the clients' ratio.
+TRAIN_RSS_GROWTH_TARGET = 0.5
+MODELS = ("ease", "als", "ranker")
 EXPORT_TARGET_S = 180.0
 EXPORT_TARGET_CLIENTS = 1_000_000
 FORMATS = ("csv", "parquet")
@@ -104,7 +112,9 @@ def one_size(
             run_step(["store", "stop", "--force"], env, root / "store-stop.log")
     store = model_store
     if n <= args.train_max_clients:
-        step("train --model ease", ["train", "--model", "ease", "--alias", "champion"])
+        for number, model in enumerate(args.models):  # the first is the export's champion
+            alias = ["--alias", "champion"] if number == 0 else []
+            step(f"train --model {model}", ["train", "--model", model, *alias])
         store = store or data / "mlflow"
     if store is None:
         raise SystemExit(
@@ -133,6 +143,15 @@ def check(steps: list[Step], sizes: list[int]) -> list[str]:
             print(f"export {fmt} peak RSS {large:,} / {small:,} clients: {ratio:.2f}x  "
                   f"target <= {RSS_RATIO_TARGET:g}x  {'OK' if ok else 'MISSED'}")  # fmt: skip
             missed += [] if ok else [f"export {fmt} RSS ratio"]
+        for label in sorted({s.label for s in steps if s.label.startswith("train ")}):
+            if (large, label) not in by or (small, label) not in by:
+                continue
+            ratio = by[large, label].peak_mib / by[small, label].peak_mib
+            target = TRAIN_RSS_GROWTH_TARGET * large / small
+            ok = ratio <= target
+            print(f"{label} peak RSS {large:,} / {small:,} clients: {ratio:.2f}x  "
+                  f"target <= {target:.2f}x  {'OK' if ok else 'MISSED'}")  # fmt: skip
+            missed += [] if ok else [f"{label} RSS growth"]
     if EXPORT_TARGET_CLIENTS in sizes:
         for fmt in FORMATS:
             seconds = by[EXPORT_TARGET_CLIENTS, f"nbo export --all ({fmt})"].seconds
@@ -150,14 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-max-clients",
         type=int,
-        default=100_000,
-        help="train only at sizes up to this (the smallest size is always trained)",
+        default=None,
+        help="train only at sizes up to this (default: every size; the smallest always)",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        help="models trained at each size (the first is the exports' champion)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where the data dirs go")
     parser.add_argument("--no-check", action="store_true", help="report only, always exit 0")
     args = parser.parse_args(argv)
     sizes = sorted(set(args.clients))
-    args.train_max_clients = max(args.train_max_clients, sizes[0])
+    args.train_max_clients = max(args.train_max_clients or sizes[-1], sizes[0])
     print(f"load average (1/5/15 min) before: {load()}; {os.cpu_count()} CPUs", flush=True)
     print(f"  {'clients':>9}  {'step':28s} {'wall':>10} {'CPU':>10} {'peak RSS':>12}")
     steps: list[Step] = []

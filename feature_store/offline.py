@@ -59,6 +59,20 @@ def _lists_back(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _concat_coded(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """``first`` then ``second``; categorical columns of ``first`` stay categorical (their
+    categories extended by ``second``'s values) instead of turning into Python strings."""
+    second = second.copy()
+    for column in first.columns:
+        if isinstance(first[column].dtype, pd.CategoricalDtype) and column in second:
+            values = pd.Index(pd.unique(second[column].dropna().astype(str)))
+            categories = first[column].cat.categories
+            dtype = pd.CategoricalDtype(categories.append(values[~values.isin(categories)]))
+            first = first.assign(**{column: first[column].cat.set_categories(dtype.categories)})
+            second[column] = second[column].astype(str).where(second[column].notna()).astype(dtype)
+    return pd.concat([first, second], ignore_index=True)
+
+
 def table_frame(table: pa.Table) -> pd.DataFrame:
     """A chunk read by ``scan_table`` as the frame ``read_table`` gives for the same rows."""
     return _lists_back(table.to_pandas())
@@ -300,21 +314,24 @@ class OfflineStore:
         ``feedback``; events whose id already is in the snapshot's interactions are skipped.
         """
         feedback = feedback or FeedbackConfig()
-        interactions = self.read_table("interactions")
-        present = self.tables()
-        clients = self.read_table("clients") if "clients" in present else None
-        items = self.read_table("items") if "items" in present else None
-        if include_events:
-            events = self.read_events()
+        events = self.read_events() if include_events else None
+        if events is not None:
             useful = {e.value for e in OWNING_EVENTS | RELEASING_EVENTS}
             useful |= {str(t) for t, w in feedback.weights.items() if w > 0}
             events = events[events["event_type"].astype(str).isin(useful)]
-            if "event_id" in interactions:
-                events = events[~events["event_id"].isin(set(interactions["event_id"].dropna()))]
+        interactions = self._read_interactions(
+            with_event_ids=bool(events is not None and len(events))
+        )
+        present = self.tables()
+        clients = self.read_table("clients") if "clients" in present else None
+        items = self.read_table("items") if "items" in present else None
+        if events is not None:
+            if len(events) and "event_id" in interactions:  # a hash join, not a Python set
+                events = events[~events["event_id"].isin(interactions["event_id"].dropna())]
             if len(events):
                 columns = [*INTERACTION_COLUMNS, "event_id"]
-                interactions = pd.concat(
-                    [interactions, events[[c for c in columns if c in events]]], ignore_index=True
+                interactions = _concat_coded(
+                    interactions, events[[c for c in columns if c in events]]
                 )
         return Dataset.from_frames(
             interactions,
@@ -324,6 +341,16 @@ class OfflineStore:
             client_feature_columns=client_feature_columns,
             item_feature_columns=item_feature_columns,
         )
+
+    def _read_interactions(self, with_event_ids: bool) -> pd.DataFrame:
+        """The interactions table as ``load_dataset`` needs it: ids and event types read as
+        dictionaries (categoricals: a few bytes a row, not a string), ``event_id`` only when
+        flushed events are to be told apart from the snapshot's."""
+        path = self._table_path("interactions")
+        names = pq.ParquetFile(path).schema_arrow.names
+        columns = [c for c in names if with_event_ids or c != "event_id"]
+        coded = [c for c in ("client_id", "item_id", "event_type") if c in columns]
+        return pd.read_parquet(path, columns=columns, read_dictionary=coded)
 
     def fingerprint(self) -> dict[str, Any]:
         """What the training data was, for MLflow: snapshot name, SHA-256, rows, time span."""

@@ -32,6 +32,7 @@ from recommender.churn import (
 )
 from recommender.churn.plots import reliability_chart
 from recommender.domain import INTERACTION_COLUMNS
+from training.model_env import requirement_check_skipped
 from training.run_logging import log_context
 from training.tracking import connect, finite_metrics
 
@@ -143,14 +144,18 @@ def train_churn(
         with tempfile.TemporaryDirectory(prefix="recsys-churn-") as tmp:
             bundle = model.save(Path(tmp) / "bundle")
             scores.save(bundle)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(CODE_PATH),
-                artifacts={"bundle": str(bundle)},
-                signature=_signature(),
-                input_example=pd.DataFrame({"client_id": [str(c) for c in scores.client_ids[:2]]}),
-                metadata={"recsys_model": "churn-risk"},
-            )
+            with requirement_check_skipped():
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(CODE_PATH),
+                    artifacts={"bundle": str(bundle)},
+                    signature=_signature(),
+                    input_example=pd.DataFrame(
+                        {"client_id": [str(c) for c in scores.client_ids[:2]]}
+                    ),
+                    pip_requirements=_pip_requirements(),
+                    metadata={"recsys_model": "churn-risk"},
+                )
         client = tracking.client()
         mv = mlflow.register_model(info.model_uri, settings.registered_name, tags=tags)
         if alias:
@@ -169,3 +174,9 @@ def _signature():  # type: ignore[no-untyped-def]
     from training.churn_pyfunc import signature
 
     return signature()
+
+
+def _pip_requirements() -> list[str]:
+    from training.churn_pyfunc import pip_requirements
+
+    return pip_requirements()

@@ -17,8 +17,11 @@ from mlflow.types import ColSpec, Schema
 
 from recommender.churn.model import ChurnModel
 from recommender.churn.scoring import ScoreTable
+from training.model_env import pinned_requirements
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("client_id", "at_risk", "churn_probability")
+#: What loading and scoring import (no LightGBM: the trees are arrays walked by numba).
+SCORING_PACKAGES: tuple[str, ...] = ("mlflow", "numpy", "pandas", "scipy", "pydantic", "numba")
 
 
 class ChurnRiskModel(PythonModel):
@@ -45,6 +48,11 @@ class ChurnRiskModel(PythonModel):
         return pd.DataFrame(
             {"client_id": ids, "at_risk": at_risk, "churn_probability": probability}
         )
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the churn pyfunc, so MLflow infers none."""
+    return pinned_requirements(SCORING_PACKAGES)
 
 
 def signature() -> ModelSignature:

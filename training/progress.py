@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -48,6 +50,35 @@ class Steps:
         if label:
             self.start(label)
         self._progress.advance(self._task)
+
+
+#: Whether this process runs one ``recsys`` command from its start (set by the entry point):
+#: then its age is the command's start-up; in a test runner or a notebook it is not.
+_one_command_process = False
+
+
+def mark_command_process() -> None:
+    """Called by the ``recsys`` entry point: this process is one command from its start."""
+    global _one_command_process
+    _one_command_process = True
+
+
+def command_startup() -> float | None:
+    """The command's start-up so far (``process_age``) when the process is one command."""
+    return process_age() if _one_command_process else None
+
+
+def process_age() -> float | None:
+    """Wall seconds since this process started (interpreter start-up and imports included),
+    read from ``/proc`` (10 ms steps); None where there is no ``/proc``."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    started = int(stat.rpartition(")")[2].split()[19]) / ticks  # field 22: starttime
+    return max(0.0, uptime - started)
 
 
 @contextmanager

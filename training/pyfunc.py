@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from recommender.dataset import Dataset
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy
 from recommender.servable import ArtifactError, ServableModel
+from training.model_env import pinned_requirements
 
 CODE_PATH = Path(__file__).with_name("pyfunc_code.py")
 DEFAULT_K = 10
@@ -189,12 +189,10 @@ def input_example(servable: ServableModel, n: int = 2) -> pd.DataFrame:
     return pd.DataFrame({"client_id": ids})
 
 
+#: What scoring imports (no implicit / lightfm: serving does not need them).
+SCORING_PACKAGES: tuple[str, ...] = ("mlflow", "numpy", "pandas", "scipy", "pydantic", "numba")
+
+
 def pip_requirements() -> list[str]:
-    """Pinned scoring-path requirements (no implicit / lightfm: serving does not need them)."""
-    pins = []
-    for package in ("mlflow", "numpy", "pandas", "scipy", "pydantic", "numba"):
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:  # pragma: no cover - numba is optional for the pyfunc
-            continue
-    return pins
+    """Pinned scoring-path requirements, so MLflow infers none."""
+    return pinned_requirements(SCORING_PACKAGES)

@@ -3,7 +3,9 @@
 Metric names: ``<metric>_at_<k>`` overall (``ndcg_at_10``) and
 ``<group column>/<group>/<metric>_at_<k>`` per group (``industry/finance/ndcg_at_10``), so the
 MLflow UI folds the per-industry ones together. The model is logged as code (no pickle) with
-the ``ServableModel`` bundle and the client table as artifact folders.
+the ``ServableModel`` bundle and the client table as artifact folders, before the metrics:
+metrics logged with its ``model_id`` belong to the run and to the logged model at once (logged
+before it, MLflow would copy every one of them to the model, one query per metric).
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import json
 import platform
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import Metric
 from mlflow.models.model import ModelInfo
 
 from recommender.dataset import Dataset
 from recommender.evaluation.evaluate import EvaluationResult
-from recommender.evaluation.report import write_report
 from recommender.servable import ServableModel
+from training.model_env import requirement_check_skipped
 from training.pyfunc import CODE_PATH, ClientTable, input_example, pip_requirements, signature
 from training.tracking import finite_metrics, flatten, metric_key
 
@@ -95,14 +100,33 @@ def log_context(config: dict[str, Any], fingerprint: dict[str, Any], tags: dict[
     mlflow.log_dict(fingerprint, "data/fingerprint.json")
 
 
-def log_evaluation(result: EvaluationResult, model: str) -> dict[str, float]:
-    """Every metric of ``model``, plus the report (JSON, top-k CSV, PNGs) under ``evaluation/``."""
-    metrics = evaluation_metrics(result, model)
-    mlflow.log_metrics(metrics)
+def log_metrics(metrics: Mapping[str, float], model_id: str | None = None) -> None:
+    """One batch of run metrics, also attached to the logged model ``model_id`` when given."""
+    mlflow.log_metrics(dict(metrics), model_id=model_id)
+
+
+def timing_metrics(timings: Mapping[str, float]) -> list[Metric]:
+    """``seconds_<n>_<step>`` of each timed step, in order, as one batch for ``log_batch``."""
+    now = int(time.time() * 1000)
+    return [
+        Metric(f"seconds_{n}_{metric_key(label).replace(' ', '_')}", float(seconds), now, 0)
+        for n, (label, seconds) in enumerate(timings.items())
+    ]
+
+
+def log_report(
+    result: EvaluationResult, model: str, step: Callable[[str], None] | None = None
+) -> None:
+    """The report of ``model`` (JSON, top-k CSV, PNG charts) under ``evaluation/``; ``step``
+    is told the name of each part as it starts (a progress bar's ``advance``)."""
+    started = step or (lambda label: None)
+    started("drawing the report charts")
+    from recommender.evaluation.report import write_report  # matplotlib: only when drawing
+
     with tempfile.TemporaryDirectory(prefix="recsys-report-") as tmp:
         write_report(result, tmp, models=[model])
+        started("logging the report artifacts")
         mlflow.log_artifacts(tmp, "evaluation")
-    return metrics
 
 
 def log_offers_model(servable: ServableModel, dataset: Dataset, name: str = "model") -> ModelInfo:
@@ -110,15 +134,16 @@ def log_offers_model(servable: ServableModel, dataset: Dataset, name: str = "mod
     with tempfile.TemporaryDirectory(prefix="recsys-model-") as tmp:
         bundle = servable.save(Path(tmp) / "bundle")
         clients = ClientTable.from_dataset(dataset).save(Path(tmp) / "clients")
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(CODE_PATH),
-            artifacts={"bundle": str(bundle), "clients": str(clients)},
-            signature=signature(),
-            input_example=input_example(servable),
-            pip_requirements=pip_requirements(),
-            metadata={"recsys_model": servable.name},
-        )
+        with requirement_check_skipped():  # the pins are this environment's own
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(CODE_PATH),
+                artifacts={"bundle": str(bundle), "clients": str(clients)},
+                signature=signature(),
+                input_example=input_example(servable),
+                pip_requirements=pip_requirements(),
+                metadata={"recsys_model": servable.name},
+            )
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:

@@ -18,7 +18,7 @@ import mlflow
 from feature_store.errors import OfflineStoreEmptyError
 from feature_store.offline import OfflineStore
 from recommender.dataset import Dataset
-from recommender.evaluation.evaluate import EvaluationResult, evaluate_split
+from recommender.evaluation.evaluate import MAX_EVAL_CLIENTS, EvaluationResult, evaluate_split
 from recommender.evaluation.split_choice import NoUsableSplitError, auto_split
 from recommender.evaluation.splits import split_dataset
 from recommender.models.base import Recommender
@@ -26,8 +26,15 @@ from recommender.models.registry import build_model
 from recommender.paths import DEFAULT_MODEL_NAME
 from training.guardrail import Guardrail, baselines_for, guardrail
 from training.progress import steps
-from training.run_logging import log_context, log_evaluation, log_offers_model
-from training.tracking import DEFAULT_EXPERIMENT, connect, metric_key
+from training.run_logging import (
+    evaluation_metrics,
+    log_context,
+    log_metrics,
+    log_offers_model,
+    log_report,
+    timing_metrics,
+)
+from training.tracking import DEFAULT_EXPERIMENT, connect
 
 
 class TrainingDataError(ValueError):
@@ -48,6 +55,9 @@ class TrainSettings:
     refit_on_all: bool = True
     #: The deciding metric of the guardrail against the uniform offer (at ``k``).
     guard_metric: str = "ndcg"
+    #: Most test clients scored (a seeded sample beyond; None: all). The served model is still
+    #: fitted on every client.
+    max_eval_clients: int | None = MAX_EVAL_CLIENTS
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,12 @@ class TrainResult:
     guardrail: Guardrail | None = None
     split: str = ""
     split_reason: str = ""
+    #: Wall seconds of each step, in order (what ``timings.json`` of the run holds).
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+#: The first entry of a run's timings when the command passes its start-up time.
+STARTUP_STEP = "start-up and imports"
 
 
 def check_model(settings: TrainSettings) -> Recommender:
@@ -108,6 +124,7 @@ def split_and_evaluate(
         seed=settings.seed,
         split_name=split_name,
         split_reason=reason,
+        max_clients=settings.max_eval_clients,
     )
     if len(result.clients) == 0:
         hint = "" if settings.split == "auto" else " (leave --split out to let it choose)"
@@ -127,15 +144,20 @@ def train(
     tags: dict[str, str] | None = None,
     data: tuple[Dataset, dict[str, Any]] | None = None,
     show_progress: bool = True,
+    startup_seconds: float | None = None,
 ) -> TrainResult:
     """Run the whole job and register a new version (``alias`` points at it when given).
 
     ``data`` (dataset, fingerprint) skips loading the offline store (retrain passes its own).
+    The wall seconds of every step go to the run (``timings.json``, ``seconds_<n>_<step>``)
+    and the result, led by ``startup_seconds`` when given (the command's start-up: the
+    interpreter and the imports).
     """
     check_model(settings)
-    tracking, experiment_id = connect(data_dir, tracking_uri, settings.experiment)
-    with steps(f"train {settings.model}", total=5, enabled=show_progress) as bar:
-        bar.start("loading the offline store")
+    with steps(f"train {settings.model}", total=10, enabled=show_progress) as bar:
+        bar.start("connecting to the tracking store")
+        tracking, experiment_id = connect(data_dir, tracking_uri, settings.experiment)
+        bar.advance("loading the offline store")
         dataset, fingerprint = data if data is not None else load_training_data(data_dir)
         bar.advance("split, fit and evaluate")
         train_part, _, result = split_and_evaluate(dataset, settings)
@@ -152,7 +174,7 @@ def train(
             servable.metadata["auto_config"] = evaluated.auto_choice
         if calibration is not None:  # what a listed offer's probability means, fitted on the split
             servable.metadata["calibration"] = calibration.calibration.to_metadata()
-        bar.advance("logging to MLflow")
+        bar.advance("logging params and tags")
         run_tags = {
             "model": settings.model,
             "split": result.split,
@@ -165,13 +187,14 @@ def train(
         }
         with mlflow.start_run(experiment_id=experiment_id, run_name=settings.model) as run:
             log_context(_params(settings, final), fingerprint, run_tags)
-            bar.start("logging the evaluation report")
-            metrics = log_evaluation(result, settings.model)
-            guard_metrics = guard.metrics(f"at_{settings.k}")
-            mlflow.log_metrics(guard_metrics)
-            metrics |= guard_metrics
-            bar.start("logging the pyfunc model")
+            # the model first: metrics logged with its id are the run's and the model's at once
+            bar.advance("logging the pyfunc model")
             info = log_offers_model(servable, dataset)
+            bar.advance("logging metrics")
+            metrics = evaluation_metrics(result, settings.model)
+            metrics |= guard.metrics(f"at_{settings.k}")
+            log_metrics(metrics, model_id=info.model_id)
+            log_report(result, settings.model, step=bar.advance)
             bar.advance("registering")
             client = tracking.client()
             mv = mlflow.register_model(
@@ -185,12 +208,10 @@ def train(
         bar.advance("done")
         bar.stop()
         # where the job's wall time went, step by step (the run is closed: log through the client)
-        timings = {label: round(seconds, 3) for label, seconds in bar.timings.items()}
+        started = {} if startup_seconds is None else {STARTUP_STEP: startup_seconds}
+        timings = {label: round(seconds, 3) for label, seconds in (started | bar.timings).items()}
         client.log_dict(run.info.run_id, timings, "timings.json")
-        for n, (label, seconds) in enumerate(timings.items()):
-            client.log_metric(
-                run.info.run_id, f"seconds_{n}_{metric_key(label).replace(' ', '_')}", seconds
-            )
+        client.log_batch(run.info.run_id, metrics=timing_metrics(timings))
     return TrainResult(
         run_id=run.info.run_id,
         model_uri=info.model_uri,
@@ -200,6 +221,7 @@ def train(
         guardrail=guard,
         split=result.split,
         split_reason=result.split_reason,
+        timings=timings,
     )
 
 

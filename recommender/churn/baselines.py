@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from recommender.churn.features import CATEGORICAL, COLUMN, FEATURES
 
@@ -39,6 +38,8 @@ class SingleFeatureRule:
 
 def best_single_feature(features: np.ndarray, churned: np.ndarray) -> SingleFeatureRule:
     """The feature (and direction) with the best ROC AUC on these rows."""
+    from sklearn.metrics import roc_auc_score  # only when choosing (not on import of the package)
+
     y = np.asarray(churned, dtype=np.float64)
     best = SingleFeatureRule(FEATURES[0], 1.0, 0.5)
     for name in FEATURES:

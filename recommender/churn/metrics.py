@@ -4,7 +4,6 @@ probability quality (Brier score, reliability table)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 TOP_SHARE = 0.1
 
@@ -25,6 +24,8 @@ def ranking_metrics(churned: np.ndarray, score: np.ndarray) -> dict[str, float]:
     out = {"rows": float(len(y)), "churn_rate": base}
     if len(y) == 0 or y.min() == y.max():
         return out | {"roc_auc": float("nan"), "pr_auc": float("nan")}
+    from sklearn.metrics import average_precision_score, roc_auc_score  # only when measuring
+
     top = top_share_mask(np.asarray(score, dtype=np.float64))
     top_rate = float(y[top].mean())
     return out | {
@@ -41,6 +42,8 @@ def probability_metrics(churned: np.ndarray, probability: np.ndarray) -> dict[st
     y = np.asarray(churned, dtype=np.float64)
     if len(y) == 0:
         return {}
+    from sklearn.metrics import brier_score_loss  # only when measuring
+
     base = np.full(len(y), y.mean())
     return {
         "brier": float(brier_score_loss(y, probability)),

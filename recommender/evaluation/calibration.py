@@ -2,7 +2,8 @@
 
 Each listed offer of each evaluated client is one observation: its z-score among the client's
 scores, and whether the client took it in the held-out part (the test ground truth). Isotonic
-regression (scikit-learn) of the outcome on the z-score gives a non-decreasing map ``p(z)``.
+regression of the outcome on the z-score (``recommender.evaluation.isotonic``, numpy) gives a
+non-decreasing map ``p(z)``.
 The quality figures are cross-fitted (two halves of the clients, each scored by the fit on the
 other) so the reported Brier score and log-loss are honest, and sit next to the base rate's and
 the uncalibrated logistic proxy's.
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import brier_score_loss, log_loss
 
+from recommender.evaluation.isotonic import IsotonicFit, fit_isotonic
 from recommender.ranking import RankedBlock
 from recommender.ranking.calibration import Calibration
 
@@ -84,19 +84,17 @@ def fit_calibration(
         fit_on, score_on = halves != half, halves == half
         predicted[score_on] = _isotonic(z[fit_on], outcome[fit_on]).predict(z[score_on])
     final = _isotonic(z, outcome)
-    grid_z, grid_p = _thin(final.X_thresholds_, final.y_thresholds_)
+    grid_z, grid_p = _thin(final.x, final.y)
     base = float(outcome.mean())
     proxy = Calibration.proxy().probability(z)
     quality = {
         "observations": float(n),
         "base_rate": base,
-        "brier": float(brier_score_loss(outcome, predicted)),
-        "log_loss": float(log_loss(outcome, np.clip(predicted, _EPS, 1 - _EPS), labels=[0, 1])),
-        "brier_base_rate": float(brier_score_loss(outcome, np.full(n, base))),
-        "brier_uncalibrated": float(brier_score_loss(outcome, proxy)),
-        "log_loss_uncalibrated": float(
-            log_loss(outcome, np.clip(proxy, _EPS, 1 - _EPS), labels=[0, 1])
-        ),
+        "brier": brier_score(outcome, predicted),
+        "log_loss": log_loss(outcome, predicted),
+        "brier_base_rate": brier_score(outcome, np.full(n, base)),
+        "brier_uncalibrated": brier_score(outcome, proxy),
+        "log_loss_uncalibrated": log_loss(outcome, proxy),
     }
     calibration = Calibration(
         grid_z, grid_p, calibrated=True, horizon=horizon, quality=tuple(quality.items())
@@ -104,9 +102,20 @@ def fit_calibration(
     return CalibrationFit(calibration, z, outcome, predicted)
 
 
-def _isotonic(z: np.ndarray, outcome: np.ndarray) -> IsotonicRegression:
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
-    return model.fit(z, outcome)
+def brier_score(outcome: np.ndarray, p: np.ndarray) -> float:
+    """Mean squared difference between the 0/1 outcome and its predicted probability."""
+    return float(np.mean((np.asarray(outcome, dtype=np.float64) - p) ** 2))
+
+
+def log_loss(outcome: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-likelihood of the 0/1 outcome, ``p`` kept within ``[eps, 1 - eps]``."""
+    y = np.asarray(outcome, dtype=np.float64)
+    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+
+def _isotonic(z: np.ndarray, outcome: np.ndarray) -> IsotonicFit:
+    return fit_isotonic(z, outcome, y_min=0.0, y_max=1.0)
 
 
 def _thin(z: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

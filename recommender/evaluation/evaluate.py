@@ -7,10 +7,17 @@ its test clients (those with at least one relevant, unseen positive item) are ra
 one ranking policy twice: **as served** (boosts, quota, rules: the lists users would see; the
 headline metrics, what ``retrain`` decides on) and **model only** (no boosts, no quota). The
 listed offers' outcomes also fit the model's probability calibration (``calibration``).
+
+A split with more test clients than ``max_clients`` (default ``MAX_EVAL_CLIENTS``) is scored on
+a seeded sample of that many of them (``numpy.random.default_rng(seed)``, ids kept in order):
+the metrics' standard error at that size is far below any difference worth acting on, and the
+ranked lists, ground truth and calibration rows no longer grow with the portfolio. Splits under
+the cap are scored on every test client, as before; a sampled one says so in ``split_reason``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +40,10 @@ from recommender.ranking import ClientBlock, RankingPolicy, RankingRules
 
 #: Cut-offs below k reported next to the metrics at k (HR@1, HR@3, NDCG@5 ...).
 CUTOFFS: tuple[int, ...] = (1, 3, 5)
+#: Most test clients an evaluation scores by default; beyond, a seeded sample of this many.
+MAX_EVAL_CLIENTS = 200_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +88,14 @@ class EvaluationResult:
     #: Why this split (``auto`` explains its choice), and what a probability refers to.
     split_reason: str = ""
     horizon: str = ""
+    #: Test clients with an unseen positive item before sampling (``len(clients)`` unless the
+    #: split had more than ``max_clients``).
+    n_evaluable_clients: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        """Were the metrics computed on a sample of the evaluable test clients?"""
+        return self.n_evaluable_clients > len(self.clients)
 
     def table(self) -> pd.DataFrame:
         """Models x (metrics, fit_seconds): the comparison table."""
@@ -117,9 +136,10 @@ def evaluate(
     group_column: str | None = "industry",
     rules: RankingRules | None = None,
     policy: RankingPolicy | None = None,
+    max_clients: int | None = MAX_EVAL_CLIENTS,
 ) -> EvaluationResult:
     """Split ``dataset`` (``auto``, ``time``, ``snapshot``, ``leave_last``, ``stratified`` or
-    ``cold``), then evaluate every model on it."""
+    ``cold``), then evaluate every model on it (at most ``max_clients`` test clients)."""
     split_name, reason = split, ""
     if split == "auto":
         from recommender.evaluation.split_choice import auto_split
@@ -140,6 +160,7 @@ def evaluate(
         group_column=group_column,
         rules=rules,
         policy=policy,
+        max_clients=max_clients,
     )
 
 
@@ -156,6 +177,7 @@ def evaluate_split(
     group_column: str | None = "industry",
     rules: RankingRules | None = None,
     policy: RankingPolicy | None = None,
+    max_clients: int | None = MAX_EVAL_CLIENTS,
 ) -> EvaluationResult:
     """Fit each model on ``train`` and score its top-k against ``test`` (seen items removed).
 
@@ -164,6 +186,7 @@ def evaluate_split(
     served policy (default: ``RankingPolicy.from_settings()``, the service's settings);
     ``rules`` overrides its rules (e.g. catalog rules off). ``group_column`` names the client
     attribute the metrics are broken down by (skipped when the clients lack it).
+    ``max_clients`` (None: no cap) bounds the test clients scored (see the module).
     """
     from recommender.models.registry import build_model  # the models import heavy libraries
 
@@ -173,9 +196,19 @@ def evaluate_split(
     plain_rules = rules or plain_policy.rules(k)
     truth_all = relevance(train, test)
     clients = evaluated_clients(truth_all)
+    n_evaluable = len(clients)
+    clients = sample_clients(clients, max_clients, seed)
+    if len(clients) < n_evaluable:
+        note = (
+            f"scored on a seeded sample of {len(clients):,} of the {n_evaluable:,} test clients "
+            f"(seed {seed}, cap {max_clients:,})"
+        )
+        log.warning("evaluation %s", note)
+        split_reason = f"{split_reason}; {note}" if split_reason else note
     truth = truth_all[clients]
+    del truth_all
     if group_column is not None and group_column in train.clients:
-        groups = train.clients[group_column].astype(object).iloc[clients].fillna("unknown")
+        groups = train.clients[group_column].iloc[clients].astype(object).fillna("unknown")
         client_groups = groups.astype(str).to_numpy(dtype=object)
     else:
         group_column = None
@@ -203,6 +236,7 @@ def evaluate_split(
         n_test_events=len(test.events),
         split_reason=split_reason,
         horizon=horizon,
+        n_evaluable_clients=n_evaluable,
     )
     block = ClientBlock.from_dataset(train, clients)
     labels = dict(models) if isinstance(models, Mapping) else {name: name for name in models}
@@ -234,6 +268,17 @@ def evaluate_split(
             auto_choice=model.auto_choice,
         )
     return result
+
+
+def sample_clients(clients: np.ndarray, max_clients: int | None, seed: int) -> np.ndarray:
+    """``clients`` when at most ``max_clients`` (or no cap), else a seeded sample of that many,
+    in their original (ascending) order."""
+    if max_clients is None or len(clients) <= max_clients:
+        return clients
+    if max_clients < 1:
+        raise ValueError(f"max_clients must be at least 1, got {max_clients}")
+    chosen = np.random.default_rng(seed).choice(clients, max_clients, replace=False)
+    return np.sort(chosen)
 
 
 def describe_horizon(split: str, train: Dataset, test: Dataset) -> str:

@@ -171,3 +171,22 @@ def test_fingerprint_tracks_content(tmp_path: Path) -> None:
     second = store.fingerprint()
     assert second["offline_sha256"] != first["offline_sha256"]
     assert second["rows_interactions"] == 2
+
+
+def test_load_dataset_merges_events_into_coded_columns(tmp_path: Path) -> None:
+    store = OfflineStore(tmp_path)
+    written = tables()
+    written["interactions"]["event_id"] = ["s1", "s2", "s3"]
+    store.write_snapshot(written)
+    flushed = events(["e1", "s2"], ["2024-03-01", "2024-03-02"], "subscription_start")
+    flushed["client_id"] = ["c3", "c2"]  # a client the snapshot lacks; s2 is already there
+    flushed["item_id"] = ["i3", "i2"]
+    store.append_events(flushed)
+    dataset = store.load_dataset()
+    assert len(dataset.events) == 4  # s2 counted once
+    assert list(dataset.client_ids.external) == ["c1", "c2", "c3"]
+    c3, i3 = dataset.client_ids.to_internal("c3"), dataset.item_ids.to_internal("i3")
+    assert dataset.interactions[c3, i3] > 0
+    column = dataset.events["client_id"]
+    assert isinstance(column.dtype, pd.CategoricalDtype)
+    assert list(column.astype(str)) == ["c1", "c2", "c2", "c3"]

@@ -89,3 +89,43 @@ def test_bad_input_is_named() -> None:
         Dataset.from_frames(_events(), client_ids=known)
     with pytest.raises(ValueError, match="duplicate item_id 'x'"):
         Dataset.from_frames(_events(), items=pd.DataFrame({"item_id": ["x", "x"]}))
+
+
+def test_events_are_lean_and_coded_by_the_id_maps() -> None:
+    frame = _events().assign(event_id=["e1", "e2", "e3", "e4"])
+    ds = Dataset.from_frames(frame)
+    events = ds.events
+    assert "event_id" not in events
+    assert events["client_idx"].dtype == np.int32 and events["item_idx"].dtype == np.int32
+    for kind, ids in (("client", ds.client_ids), ("item", ds.item_ids)):
+        column = events[f"{kind}_id"]
+        assert isinstance(column.dtype, pd.CategoricalDtype)
+        np.testing.assert_array_equal(column.cat.codes, events[f"{kind}_idx"])
+        assert list(column.astype(str)) == list(frame[f"{kind}_id"])
+        assert list(ids.to_internal_many(column)) == list(events[f"{kind}_idx"])
+    assert list(events["event_type"].astype(str)) == list(frame["event_type"])
+
+
+def test_with_events_shares_attributes_and_matches_a_rebuild() -> None:
+    clients = pd.DataFrame({"client_id": ["a", "b", "c"], "industry": ["it", "finance", "it"]})
+    ds = Dataset.from_frames(_events(), clients)
+    part = ds.with_events(ds.events.iloc[2:])
+    assert part.clients is ds.clients and part.client_features is ds.client_features
+    rebuilt = Dataset.from_frames(
+        _events().iloc[2:], clients, client_ids=ds.client_ids, item_ids=ds.item_ids
+    )
+    assert (part.interactions != rebuilt.interactions).nnz == 0
+    assert part.client_features.names == rebuilt.client_features.names
+    left, right = part.events, rebuilt.events
+    assert list(left["event_type"].astype(str)) == list(right["event_type"].astype(str))
+    pd.testing.assert_frame_equal(left.drop(columns="event_type"), right.drop(columns="event_type"))
+
+
+def test_ids_coded_by_another_map_are_mapped_by_value() -> None:
+    ds = Dataset.from_frames(_events())
+    other = IdMap.from_values(["b", "zz", "a"])  # other numbering, one unknown id
+    column = pd.Series(ds.client_ids.as_categorical(np.array([0, 1, 1])))
+    assert list(other.to_internal_many(column)) == [2, 0, 0]
+    assert list(other.to_internal_many(pd.Series(["zz", None, "a"]))) == [1, -1, 2]
+    with pytest.raises(ValueError, match="outside the id map"):
+        Dataset.from_frames(_events(), client_ids=IdMap.from_values(["a", "zz"]))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from recommender.synthetic import SyntheticConfig, generate
 from training.churn import CHURN_MODEL_NAME
+from training.churn_pyfunc import pip_requirements
 from training.cli.data_import import import_files
 from training.cli.main import app
 from training.tracking import resolve, use
@@ -59,7 +60,10 @@ def test_train_registers_a_version_that_scores_clients(data_dir: Path) -> None:
     assert {"evaluation/reliability.png", "evaluation/reliability.json"} <= artifacts
 
     use(tracking)
-    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL_NAME}@champion")
+    uri = f"models:/{CHURN_MODEL_NAME}@champion"
+    declared = Path(mlflow.pyfunc.get_model_dependencies(uri)).read_text().split()
+    assert declared == pip_requirements()  # pinned, not inferred by MLflow
+    model = mlflow.pyfunc.load_model(uri)
     clients = pd.read_parquet(data_dir / "sample" / "clients.parquet")["client_id"]
     out = model.predict(pd.DataFrame({"client_id": [*clients.head(200), "nobody"]}))
     risky = out[out["at_risk"]]

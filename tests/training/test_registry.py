@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from training import registry
@@ -42,6 +43,12 @@ def test_promote_and_list(two_versions: Path) -> None:
         ("2", ("challenger",), "ease"),
         ("1", ("champion",), "popularity"),
     ]
+    # what `recsys models` reads through: the registry alone, the same listing
+    reader = registry.registry_reader(resolve(two_versions))
+    assert not isinstance(reader, MlflowClient)  # which would open the tracking store too
+    assert registry.list_versions(reader) == listed
+    with pytest.raises(registry.RegistryError, match="no registered model"):
+        registry.list_versions(reader, "nobody")
     result = runner.invoke(app, ["models", *data], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "champion" in result.output

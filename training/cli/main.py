@@ -7,6 +7,8 @@ them together.
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from feature_store.cli import events_app, features_app
@@ -19,6 +21,7 @@ from training.cli.evaluate import evaluate_command
 from training.cli.nbo import nbo_app
 from training.cli.quickstart import quickstart_command
 from training.cli.train import register as register_training
+from training.progress import mark_command_process
 
 app = typer.Typer(
     name="recsys",
@@ -47,7 +50,14 @@ register_training(app)
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    mark_command_process()
+    try:
+        app()
+    finally:
+        # The process ends here: exempt every object alive from the garbage collections the
+        # interpreter runs while it tears down (over the few hundred thousand objects of MLflow,
+        # pandas, numba... they take a second or more; atexit handlers still run).
+        gc.freeze()
 
 
 if __name__ == "__main__":

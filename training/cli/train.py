@@ -89,8 +89,17 @@ def train_command(
         bool, typer.Option(help="Register the model fitted on the train part, not on all data.")
     ] = False,
     tracking_uri: TrackingUri = None,
+    max_eval_clients: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Most test clients scored (a seeded sample beyond; 0: all). The model is "
+            "still fitted on every client.",
+        ),
+    ] = 200_000,
 ) -> None:
     """Fit, evaluate on a split, log one MLflow run and register a new model version."""
+    from training.progress import command_startup
     from training.train import TrainSettings, train
 
     check_split(split)
@@ -102,9 +111,11 @@ def train_command(
         seed=seed,
         registered_name=registered_name,
         refit_on_all=not keep_split_model,
+        max_eval_clients=max_eval_clients or None,
     )
     with _clear_errors():
-        result = train(settings, data_dir, tracking_uri, alias=alias)
+        startup = command_startup()  # the interpreter and the imports, until now
+        result = train(settings, data_dir, tracking_uri, alias=alias, startup_seconds=startup)
     console.print(f"split [bold]{result.split}[/]: {result.split_reason}")
     shown = {
         n: v
@@ -118,6 +129,8 @@ def train_command(
     if result.guardrail is not None:
         style = "green" if result.guardrail.passed else "bold red"
         console.print(f"[{style}]guardrail: {result.guardrail.describe()}[/]")
+    steps = ", ".join(f"{label} {s:.2f} s" for label, s in result.timings.items() if s > 0)
+    err_console.print(f"[dim]time by step: {steps}[/]", highlight=False)
 
 
 def promote_command(
@@ -161,7 +174,7 @@ def models_command(
         with _clear_errors():
             tracking = resolve(data_dir, tracking_uri)
             check_reachable(tracking)
-            rows = registry.list_versions(tracking.client(), name)
+            rows = registry.list_versions(registry.registry_reader(tracking), name)
         where = tracking.tracking_uri
     if fmt is not OutputFormat.TABLE:
         print_rows([_version_row(v) for v in rows], MODEL_COLUMNS, fmt)

@@ -19,10 +19,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import mlflow.artifacts
 import yaml
-from mlflow.entities.model_registry import ModelVersion
+from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -108,7 +109,17 @@ def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
     return sorted(found, key=lambda v: int(v.version), reverse=True)
 
 
-def aliases_of(client: MlflowClient, name: str) -> dict[str, str]:
+class RegistryReader(Protocol):
+    """What reading the registry needs: ``MlflowClient`` or MLflow's registry-only client."""
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def search_registered_models(self) -> Any: ...
+
+    def search_model_versions(self, filter_string: str | None = None) -> Any: ...
+
+
+def aliases_of(client: RegistryReader, name: str) -> dict[str, str]:
     """Alias -> version of a registered model; ``RegistryError`` when the model is unknown."""
     try:
         model = client.get_registered_model(name)

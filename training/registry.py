@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
-from mlflow.entities.model_registry import ModelVersion, RegisteredModel
-from mlflow.exceptions import MlflowException
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from feature_store.model_store import RegistryError as RegistryError
-from feature_store.model_store import Tracking, missing, resolve_version
+from feature_store.model_store import RegistryReader as RegistryReader
+from feature_store.model_store import Tracking, resolve_version
 from feature_store.model_store import aliases_of as aliases_of
 from feature_store.model_store import download_bundle as download_bundle
 from feature_store.model_store import load_servable as load_servable
@@ -31,16 +30,6 @@ TAG_BEATS = "beats_uniform"
 TAG_UPLIFT = "uplift_vs_uniform"
 TAG_METRIC = "guardrail_metric"
 TAG_FORCED = "forced_promotion"
-
-
-class RegistryReader(Protocol):
-    """What listing versions reads: ``MlflowClient`` or MLflow's registry-only client."""
-
-    def get_registered_model(self, name: str) -> RegisteredModel: ...
-
-    def search_registered_models(self) -> Any: ...
-
-    def search_model_versions(self, filter_string: str | None = None) -> Any: ...
 
 
 def registry_reader(tracking: Tracking) -> RegistryReader:
@@ -105,7 +94,7 @@ def list_versions(client: RegistryReader, name: str | None = None) -> list[Versi
     names = [name] if name else sorted(m.name for m in client.search_registered_models())
     out: list[VersionInfo] = []
     for model_name in names:
-        aliases = _aliases(client, model_name)
+        aliases = aliases_of(client, model_name)
         found = client.search_model_versions(f"name = '{model_name}'")
         for mv in sorted(found, key=lambda v: int(v.version), reverse=True):
             out.append(
@@ -122,14 +111,3 @@ def list_versions(client: RegistryReader, name: str | None = None) -> list[Versi
                 )
             )
     return out
-
-
-def _aliases(client: RegistryReader, name: str) -> dict[str, str]:
-    """``aliases_of`` through any reader; ``RegistryError`` when the model is unknown."""
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException as exc:
-        if missing(exc):
-            raise RegistryError(f"no registered model named {name!r}") from exc
-        raise
-    return {alias: str(v) for alias, v in (model.aliases or {}).items()}

@@ -23,12 +23,11 @@ from serving.settings import ServingSettings
 from tests.feature_store.redis_topologies import LocalCluster
 from tests.serving.conftest import (
     MANAGER_KEYS,
-    admin,
-    eventually,
     fit_bundle,
     load_store,
     make_settings,
 )
+from tests.serving.test_reload_broadcast import reload_reaches_the_other
 from tests.serving.web.forms import SAME_ORIGIN, csrf_of, login
 
 pytestmark = pytest.mark.slow
@@ -112,10 +111,6 @@ def test_failed_logins_are_counted_across_workers_on_a_cluster(
         assert colleague.get("/managers/m001").status_code == 200
 
 
-def _version(client: TestClient) -> str:
-    return str(client.get("/v1/clients/c001/recommendations").json()["model_version"])
-
-
 def test_a_reload_announced_on_a_cluster_reaches_the_other_worker(
     served: tuple[ServingSettings, RedisOnlineStore], tmp_path: Path
 ) -> None:
@@ -125,14 +120,4 @@ def test_a_reload_announced_on_a_cluster_reaches_the_other_worker(
         worker(settings, "10.1.0.4", model_dir=bundle) as first,
         worker(settings, "10.1.0.4", model_dir=bundle) as second,
     ):
-        for client in (first, second):
-            assert client.app.state.reload_listener.wait_subscribed(10)  # type: ignore[attr-defined]
-        assert _version(first) == _version(second) == "als:v1"
-        fit_bundle(bundle, seed=11, version="v2")
-        swapped = first.post("/v1/admin/reload", headers=admin())
-        assert swapped.status_code == 200, swapped.text
-        assert swapped.json()["announced"] is True
-        assert _version(first) == "als:v2"
-        assert eventually(lambda: _version(second) == "als:v2")
-        metrics = second.get("/metrics").text
-        assert 'recsys_model_reloads_total{outcome="swapped"} 1.0' in metrics
+        reload_reaches_the_other(first, second, bundle)

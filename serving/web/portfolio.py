@@ -103,18 +103,23 @@ def catalog_names(model: LoadedModel, store: StoreGateway) -> dict[str, str]:
 def read_clients(
     store: StoreGateway, client_ids: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(clients frame, owned pairs) of the given clients, from the store."""
+    """(clients frame, owned pairs) of the given clients, from the store.
+
+    The frame holds every profile field (``PROFILE_COLUMNS`` first): a model that learned from
+    extra client columns ranks the manager's pages from them, as it ranks the cabinet."""
     profiles = store.profiles(list(client_ids)) if client_ids else {}
     owned = store.owned(list(client_ids)) if client_ids else {}
     if profiles is None or owned is None:
         raise _down()
     rows: list[dict[str, object]] = []
     pairs: list[tuple[str, str]] = []
+    columns = dict.fromkeys(["client_id", *PROFILE_COLUMNS])
     for client_id in client_ids:
         profile = profiles[client_id].value or {}
-        rows.append({"client_id": client_id, **{c: profile.get(c) for c in PROFILE_COLUMNS}})
+        columns.update(dict.fromkeys(profile))
+        rows.append({**profile, "client_id": client_id})
         pairs.extend((client_id, item) for item in sorted(owned[client_id].value or ()))
-    clients = pd.DataFrame(rows, columns=["client_id", *PROFILE_COLUMNS])
+    clients = pd.DataFrame(rows, columns=list(columns))
     return clients, pd.DataFrame(pairs, columns=["client_id", "item_id"])
 
 

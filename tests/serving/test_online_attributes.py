@@ -1,4 +1,5 @@
-"""The cabinet reads a client's attributes from Redis: every column a model learned from.
+"""The cabinet and the manager's pages read a client's attributes from Redis: every column a
+model learned from.
 
 A ranker that learned from extra imported columns (an occupation code, the signup date) must
 score a client in the cabinet (profile from the online store) exactly as evaluation and the
@@ -18,9 +19,12 @@ from feature_store.materialize import write_snapshot
 from feature_store.settings import OnlineStoreSettings
 from recommender.dataset import Dataset
 from recommender.models import build_model
+from recommender.nbo import portfolio_block
 from recommender.ranking import ClientBlock
 from serving.model_holder import LoadedModel
 from serving.recommend import context_of
+from serving.store_gateway import StoreGateway
+from serving.web.portfolio import read_clients
 from tests.feature_store.redis_server import RedisServer
 from tests.recommender.models.test_ranker import FAST, industry_frames
 
@@ -67,6 +71,11 @@ def test_served_ranker_scores_equal_evaluated_scores(
                 loaded.ranking.scorer.score(alone).scores[0], evaluated.scores[n]
             )
         assert stripped > 0
+        # The manager's pages read the same profiles (every field) for a whole portfolio.
+        clients_read, owned_read = read_clients(StoreGateway(store), [f"c{r}" for r in rows])
+        block = portfolio_block(clients_read, owned_read, loaded.ranking)
+        pages = loaded.ranking.scorer.score(block)
+        np.testing.assert_array_equal(pages.scores, evaluated.scores)
     finally:
         store.redis.flushdb()
         store.redis.close()

@@ -15,6 +15,7 @@ import pytest
 from benchmarks.coil2000 import (
     DEFAULT_PATH,
     PRODUCTS,
+    client_folds,
     hidden_ranks,
     load_coil,
     scores,
@@ -51,6 +52,24 @@ def test_the_converter_follows_the_readme(tables: tuple[Dataset, pd.DataFrame]) 
     # columns 44-86 describe the products (they would reveal the hidden one): never exported
     product_columns = {p.lower() for p in PRODUCTS} | {f"p{i}" for i in range(44, 65)}
     assert not product_columns & {str(c).lower() for c in dataset.clients.columns}
+
+
+def test_a_fold_hides_only_its_own_clients_products(
+    tables: tuple[Dataset, pd.DataFrame], tmp_path: Path
+) -> None:
+    _, every = tables
+    frame = load_coil(PATH)
+    fold = client_folds(len(frame), 5)
+    assert np.bincount(fold).tolist() == [1965, 1965, 1964, 1964, 1964]
+    hidden = write_tables(frame, tmp_path, test=fold == 2)
+    # the same product hidden as in the every-client protocol, for the fold's clients only
+    mine = every[every["client_id"].str[1:].astype(int).map(lambda n: fold[n] == 2)]
+    assert hidden.reset_index(drop=True).equals(mine.reset_index(drop=True))
+    imported = pd.read_csv(tmp_path / "interactions.csv", dtype=str)
+    owned = int((frame[list(PRODUCTS)].to_numpy() > 0).sum())
+    assert len(imported) == owned - len(hidden)  # everyone else keeps the whole portfolio
+    pairs = set(zip(imported["client_id"], imported["item_id"], strict=True))
+    assert not pairs & set(zip(hidden["client_id"], hidden["item_id"], strict=True))
 
 
 def test_defaults_choose_the_snapshot_split(tables: tuple[Dataset, pd.DataFrame]) -> None:

@@ -2,13 +2,16 @@
 
 ``validate_table`` turns a raw frame (CSV read as strings, or Parquet) into a clean typed frame,
 or raises ``DataValidationError`` listing every problem with its file, 1-based data row (and CSV
-line), column and reason. Columns the schema does not know are passed through untouched, so a
-data set can carry extra features. Cross-table checks (unknown ids, duplicates) live in
+line), column and reason. Columns the schema does not know are passed through, so a data set
+can carry extra features; an extra client column that is entirely dates in one local format
+(``31.12.2024``, ``12/31/2024``: ``recommender.dates``) is rewritten as ISO text, the form the
+ranker reads as days (tenure, contract dates). Cross-table checks (unknown ids, duplicates) live in
 ``recommender.integrity``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +22,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from recommender import csv_dialect, dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
 
 MAX_LISTED = 20
+_log = logging.getLogger(__name__)
 ColumnKind = Literal["id", "text", "enum", "number", "timestamp", "list"]
 
 
@@ -182,9 +187,21 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
     elif pd.api.types.is_numeric_dtype(raw.dtype):
         clean = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
     else:
-        # ISO 8601 only: '05/01/2024' is ambiguous (May or January) and must not guess.
-        clean = pd.to_datetime(_as_text(raw), errors="coerce", utc=True, format="ISO8601")
+        text = _as_text(raw)
+        clean = dates.parse(text, dates.ISO)
+        unread = clean.isna()
+        if unread.any() and not _missing_mask(raw[unread]).all():
+            # not ISO: a CRM's local format, inferred per column (never guessed)
+            try:
+                fmt = dates.column_format(text[~_missing_mask(raw)])
+            except dates.AmbiguousDates:
+                fmt = None
+            if fmt is not None:
+                clean = dates.parse(text, fmt)
     return clean.dt.as_unit("us")
+
+
+_LOCAL = ", ".join(dict.fromkeys(dates.human(f.split(" ")[0]) for f in dates.FORMATS))
 
 
 def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
@@ -192,13 +209,23 @@ def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> 
     clean = _parse_timestamps(raw)
     earliest = pd.Timestamp(EARLIEST_TIMESTAMP)
     latest = pd.Timestamp(latest_timestamp(datetime.now(UTC)))
-    bad = (clean.isna() & ~missing) | (clean < earliest) | (clean > latest)
+    unread = clean.isna() & ~missing
+    bad = unread | (clean < earliest) | (clean > latest)
+    stamps = dict(zip(raw[bad], clean[bad], strict=True))  # one format per column
+    unread_why = ""
+    if unread.any() and not pd.api.types.is_numeric_dtype(raw.dtype):
+        try:
+            dates.column_format(_as_text(raw[~missing]))
+        except dates.AmbiguousDates as ambiguous:
+            unread_why = f"is ambiguous: {ambiguous}"
 
     def reason(value: Any) -> str:
-        stamp = _parse_timestamps(pd.Series([value], dtype=raw.dtype)).iloc[0]
         shown = repr(value.isoformat() if isinstance(value, datetime) else value)
+        stamp = stamps.get(value, pd.NaT)
         if pd.isna(stamp):
-            return f"{shown} is not a timestamp (expected ISO 8601)"
+            if unread_why:
+                return f"{shown} {unread_why}"
+            return f"{shown} is not a timestamp (expected ISO 8601, or one of {_LOCAL} per column)"
         if stamp < earliest:
             return f"{shown} is before {earliest.date()}, the earliest timestamp accepted"
         return f"{shown} is more than 1 day in the future"
@@ -285,6 +312,13 @@ def validate_table(
     if total:
         examples.sort()
         raise DataValidationError([text for *_key, text in examples], total)
+    if table == "clients":
+        known = {spec.name for spec in specs}
+        for name in [c for c in out.columns if c not in known]:
+            column = out[name]
+            iso = None if pd.api.types.is_numeric_dtype(column.dtype) else dates.iso_text(column)
+            if iso is not None:
+                out[name] = iso
     return out
 
 
@@ -300,14 +334,22 @@ def _default_column(spec: ColumnSpec, length: int) -> pd.Series:
 
 
 def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
-    """Read a CSV (all cells as text) or Parquet file and validate it as ``table``."""
+    """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
+    commas in ';' files: ``recommender.csv_dialect``) or Parquet file; validate it as
+    ``table``."""
     file = Path(path)
     if not file.is_file():
         raise DataValidationError([f"{file}: file not found"])
     suffix = file.suffix.lower()
     try:
         if suffix == ".csv":
-            raw = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
+            dialect = csv_dialect.sniff(file)
+            if dialect != csv_dialect.Dialect("utf-8-sig", ","):
+                _log.warning("%s: read as %s", file, dialect.describe())
+            raw = csv_dialect.read_csv(file, dialect)
+            if dialect.decimal_comma:
+                numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
+                raw = csv_dialect.decimal_points(raw, numbers)
         elif suffix in (".parquet", ".pq"):
             raw = pd.read_parquet(file)
         else:

@@ -96,6 +96,52 @@ def test_timestamps_become_utc(tmp_path: Path) -> None:
     assert "event_id" not in frame
 
 
+def test_a_crm_s_local_dates_are_read_per_column(tmp_path: Path) -> None:
+    """31.12.2023 (1C) and 12/31/2023 read as the one format their column allows."""
+    text = (
+        "client_id,item_id,event_type,timestamp\n"
+        "c1,i1,purchase,31.12.2023 14:05\n"
+        "c1,i2,usage,05.01.2024 09:00\n"
+    )
+    frame = read_table_file(write(tmp_path, "i.csv", text), "interactions")
+    assert frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2023-12-31 14:05",
+        "2024-01-05 09:00",
+    ]
+    clients = (
+        "client_id,industry,signup_date,join_date,occupation,birth_year\n"
+        "c1,bank,12/31/2019,1/5/2019,2A7I,1980\n"
+        "c2,bank,01/05/2020,25/12/2018,T4MS,1975\n"
+        "c3,bank,,,2A7I,\n"
+    )
+    frame = read_table_file(write(tmp_path, "clients.csv", clients), "clients")
+    signup = frame["signup_date"].dt.strftime("%Y-%m-%d").tolist()
+    assert signup[:2] == ["2019-12-31", "2020-01-05"]
+    # an extra column of local dates becomes ISO text, the form the ranker reads as days
+    assert frame["join_date"].tolist() == ["2019-05-01", "2018-12-25", ""]
+    assert frame["occupation"].tolist() == ["2A7I", "T4MS", "2A7I"]
+    assert frame["birth_year"].tolist() == ["1980", "1975", ""]
+
+
+def test_ambiguous_or_mixed_dates_name_row_column_and_why(tmp_path: Path) -> None:
+    ambiguous = "client_id,industry,signup_date\nc1,bank,05/01/2020\nc2,bank,01/02/2019\n"
+    message = error_of(write(tmp_path, "clients.csv", ambiguous), "clients")
+    assert (
+        "clients.csv row 1 (line 2), column 'signup_date': '05/01/2020' is ambiguous: the column "
+        "reads as DD/MM/YYYY and as MM/DD/YYYY and no value decides (a day above 12)"
+    ) in message
+    mixed = "client_id,industry,signup_date\nc1,bank,31.12.2020\nc2,bank,12/31/2019\n"
+    message = error_of(write(tmp_path, "mixed.csv", mixed), "clients")
+    assert (
+        "mixed.csv row 2 (line 3), column 'signup_date': '12/31/2019' is not a timestamp "
+        "(expected ISO 8601, or one of DD.MM.YYYY, DD/MM/YYYY, MM/DD/YYYY"
+    ) in message
+    # an ambiguous extra column is not a date the ranker could misread: it stays text
+    extra = "client_id,industry,join_date\nc1,bank,05/01/2020\nc2,bank,01/02/2019\n"
+    frame = read_table_file(write(tmp_path, "extra.csv", extra), "clients")
+    assert frame["join_date"].tolist() == ["05/01/2020", "01/02/2019"]
+
+
 def test_missing_required_column_names_column_and_file(tmp_path: Path) -> None:
     text = "client_id,item_id,event_type\nc1,i1,purchase\n"
     message = error_of(write(tmp_path, "interactions.csv", text), "interactions")

@@ -149,8 +149,9 @@ def import_command(
 ) -> None:
     """Import CSV / Parquet tables into the offline store (tables not given are kept).
 
-    List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601
-    (naive means UTC), from 1990-01-01 to 1 day ahead, as at the events API
+    List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601 or
+    one local format per column (31.12.2024, 31/12/2024, 12/31/2024; ambiguous columns are an
+    error; naive means UTC), from 1990-01-01 to 1 day ahead, as at the events API
     (recommender.bounds). Unknown ids and duplicates are counted and reported.
     """
     given = {"items": items, "clients": clients, "interactions": interactions}

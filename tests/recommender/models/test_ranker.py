@@ -27,6 +27,7 @@ from recommender.ranker_features import (
     training_rows,
 )
 from recommender.ranking import ClientBlock, RankingPolicy
+from recommender.schema import validate_table
 from recommender.scoring import FEATURES, OWNED_OFFERS, POPULARITY, scorer_for
 from recommender.servable import ArtifactError, ServableModel
 from recommender.trees import TreeEnsemble
@@ -61,7 +62,8 @@ def industry_frames(
     industry tells. With ``noise_only`` the industry column is shuffled, so it carries nothing.
     ``told_by`` names the column that tells instead (the industry column is then constant):
     ``occupation``, 80 codes (more than the ranker's 64 categories; code n belongs to "bank"
-    when n is even), or ``signup_date`` (banks signed up in 2015, schools in 2023).
+    when n is even), ``signup_date`` (banks signed up in 2015, schools in 2023), or
+    ``join_date``: the same dates in an extra column as a Russian CRM writes them (31.12.2015).
     """
     rng = np.random.default_rng(seed)
     industries = rng.choice(["bank", "school"], size=n_clients)
@@ -83,12 +85,13 @@ def industry_frames(
     if told_by == "occupation":
         codes = 2 * rng.integers(0, 40, n_clients) + (industries == "school")
         clients["occupation"] = [f"occ{c:03d}" for c in codes]
-    elif told_by == "signup_date":
+    elif told_by in ("signup_date", "join_date"):
         years = np.where(industries == "bank", 2015, 2023)
         days = rng.integers(0, 365, n_clients)
-        clients["signup_date"] = pd.to_datetime(
-            [f"{y}-01-01" for y in years], utc=True
-        ) + pd.to_timedelta(days, unit="D")
+        stamps = pd.to_datetime([f"{y}-01-01" for y in years], utc=True) + pd.to_timedelta(
+            days, unit="D"
+        )
+        clients[told_by] = stamps if told_by == "signup_date" else stamps.strftime("%d.%m.%Y")
     if told_by != "industry":
         clients["industry"] = "any"
     return pd.DataFrame(events, columns=["client_id", "item_id"]), clients
@@ -304,12 +307,17 @@ def test_client_features_are_chosen_when_they_matter(industry: Dataset) -> None:
     assert hit_rate("ranker", SMALL, industry) > hit_rate("ease", ease, industry) + 0.15
 
 
-@pytest.mark.parametrize("told_by", ["occupation", "signup_date"])
+@pytest.mark.parametrize("told_by", ["occupation", "signup_date", "join_date"])
 def test_high_cardinality_codes_and_tenure_are_learned(told_by: str) -> None:
-    """An 80-value occupation code and a signup date tell what the client misses."""
-    data = industry_dataset(told_by=told_by)
+    """An 80-value occupation code, a signup date, and a join date in a CRM's local format
+    (read through the import's validation, as ``recsys data import`` does) tell what the client
+    misses."""
+    events, clients = industry_frames(told_by=told_by)
+    data = Dataset.from_frames(events, validate_table(clients.astype(str), "clients"))
     ranker = build_model("ranker", SMALL).fit(data)
     assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
+    dates = ranker.export().metadata["ranker"]["dates"]
+    assert dates == ([] if told_by == "occupation" else [told_by])
     ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}
     assert hit_rate("ranker", SMALL, data) > hit_rate("ease", ease, data) + 0.1
 

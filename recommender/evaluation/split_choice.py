@@ -24,6 +24,10 @@ from recommender.feedback import event_weights
 
 #: A split must leave at least this many test clients with an unseen positive item.
 MIN_TEST_CLIENTS = 5
+#: The time split is chosen only when it tests at least this share of the clients the snapshot
+#: split would (those with two or more offers): a CRM export dated by each client's join date
+#: has a handful of clients with two dates, too few to judge a model by.
+MIN_TIME_SHARE = 0.05
 
 
 class NoUsableSplitError(ValueError):
@@ -41,10 +45,11 @@ def auto_split(dataset: Dataset, *, seed: int = 42) -> tuple[Dataset, Dataset, S
     """(train, test, choice): the time split when it works, else the snapshot split."""
     timestamps = pd.to_datetime(dataset.events["timestamp"], utc=True)
     span = _span(timestamps)
+    multi = _clients_with_two_offers(dataset)
     if timestamps.nunique() >= 2:
         train, test = time_split(dataset)
         n_time = len(evaluated_clients(relevance(train, test)))
-        if n_time >= MIN_TEST_CLIENTS:
+        if n_time >= max(MIN_TEST_CLIENTS, MIN_TIME_SHARE * multi):
             cut = pd.to_datetime(train.events["timestamp"], utc=True).max()
             reason = (
                 f"time split: events span {span}, and {n_time} clients take offers they did not "
@@ -53,11 +58,11 @@ def auto_split(dataset: Dataset, *, seed: int = 42) -> tuple[Dataset, Dataset, S
             return train, test, SplitChoice("time", reason, n_time)
     else:
         n_time = 0
-    multi = _clients_with_two_offers(dataset)
     why_not_time = (
         f"all {len(timestamps)} events are at one moment ({span})"
         if timestamps.nunique() < 2
-        else f"the time split leaves {n_time} test clients with a new offer (events span {span})"
+        else f"the time split leaves {n_time} test clients with a new offer after the cutoff "
+        f"(events span {span}; {multi} clients own two or more)"
     )
     if multi >= MIN_TEST_CLIENTS:
         train, test = snapshot_split(dataset, seed=seed)

@@ -44,6 +44,24 @@ def test_spread_timestamps_get_the_time_split() -> None:
     assert train.events["timestamp"].max() <= test.events["timestamp"].min()
 
 
+def test_events_dated_by_join_date_get_the_snapshot_split() -> None:
+    """Each client's offers carry its own join date; a few clients bought again later: a time
+    split would test those few, the snapshot split tests everyone with two offers."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(400):
+        joined = pd.Timestamp("2015-01-01", tz="UTC") + pd.Timedelta(days=int(rng.integers(3000)))
+        for item in rng.choice(12, size=rng.integers(1, 4), replace=False):
+            rows.append((f"c{c}", f"i{item}", joined))
+        if c < 8 and joined < pd.Timestamp("2020-01-01", tz="UTC"):  # bought again, late
+            rows.append((f"c{c}", "i99", pd.Timestamp("2024-06-01", tz="UTC")))
+    data = Dataset.from_frames(pd.DataFrame(rows, columns=["client_id", "item_id", "timestamp"]))
+    _, _, choice = auto_split(data)
+    assert choice.name == "snapshot"
+    assert "the time split leaves" in choice.reason and "clients own two or more" in choice.reason
+    assert choice.n_test_clients > 100
+
+
 def test_the_snapshot_split_is_seeded() -> None:
     data = portfolio()
     first = relevance(*snapshot_split(data, seed=1))

@@ -82,30 +82,40 @@ def load_coil(path: Path) -> pd.DataFrame:
     return pd.concat([train, evaluation], ignore_index=True)
 
 
-def hide_one(owned: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Per client (in order) with two or more products: one of them, drawn uniformly; else -1."""
+def hide_one(owned: np.ndarray, seed: int = 0, singles: bool = False) -> np.ndarray:
+    """Per client (in order) with two or more products: one of them, drawn uniformly; with
+    ``singles`` also the only product of a client with one (no draw: the others' are the
+    same); else -1."""
     rng = np.random.default_rng(seed)
     hidden = np.full(len(owned), -1, dtype=np.int64)
     for client, row in enumerate(owned):
         have = np.flatnonzero(row)
         if len(have) >= 2:
             hidden[client] = int(have[rng.integers(len(have))])
+        elif singles and len(have) == 1:
+            hidden[client] = int(have[0])
     return hidden
 
 
 def write_tables(
-    frame: pd.DataFrame, out: Path, seed: int = 0, test: np.ndarray | None = None
+    frame: pd.DataFrame,
+    out: Path,
+    seed: int = 0,
+    test: np.ndarray | None = None,
+    singles: bool = False,
 ) -> pd.DataFrame:
     """clients.csv, items.csv, interactions.csv (hidden products left out); the hidden pairs.
 
     ``test`` (a boolean mask over clients; None: all) limits the hiding to those clients: the
     others keep their whole portfolio (the reference's k-fold protocol). The product hidden
-    for a client does not depend on ``test``.
+    for a client does not depend on ``test``. With ``singles`` a client owning one product
+    hides it too and is imported with none (scored from its attributes alone); the pairs'
+    ``cold`` column marks those clients.
     """
     out.mkdir(parents=True, exist_ok=True)
     ids = [f"c{n:05d}" for n in range(len(frame))]
     owned = frame[list(PRODUCTS)].to_numpy() > 0
-    hidden = hide_one(owned, seed)
+    hidden = hide_one(owned, seed, singles)
     if test is not None:
         hidden[~test] = -1
     clients = pd.DataFrame({"client_id": ids, "industry": frame["MOSHOOFD"].map("main{}".format)})
@@ -135,7 +145,11 @@ def write_tables(
         }
     ).to_csv(out / "interactions.csv", index=False)
     return pd.DataFrame(
-        {"client_id": np.asarray(ids)[rows], "item_id": items["item_id"].to_numpy()[hidden[rows]]}
+        {
+            "client_id": np.asarray(ids)[rows],
+            "item_id": items["item_id"].to_numpy()[hidden[rows]],
+            "cold": owned[rows].sum(axis=1) == 1,
+        }
     )
 
 
@@ -192,6 +206,11 @@ def run_model(
     return hidden_ranks(export, hidden, k), info
 
 
+def line(figures: dict[str, Any]) -> str:
+    names = {"hr@1": "HR@1", "hr@3": "HR@3", "mrr": "MRR", "ndcg@5": "NDCG@5"}
+    return "  ".join(f"{shown} {figures[key]:.3f}" for key, shown in names.items())
+
+
 def client_folds(n_clients: int, folds: int, seed: int = 0) -> np.ndarray:
     """Fold number of each client: a seeded permutation cut into ``folds`` near-equal parts."""
     fold = np.empty(n_clients, dtype=np.int64)
@@ -201,17 +220,18 @@ def client_folds(n_clients: int, folds: int, seed: int = 0) -> np.ndarray:
 
 def run_fold(
     frame: pd.DataFrame, root: Path, models: list[str], args: argparse.Namespace, fold: int
-) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
-    """Import one fold's tables into its own data folder; each model's hidden-product ranks."""
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, dict[str, Any]]]]:
+    """Import one fold's tables into its own data folder; the hidden pairs and each model's
+    ranks of them."""
     test = None if args.folds == 0 else client_folds(len(frame), args.folds, args.seed) == fold
     t = root / f"tables-{fold}"
-    hidden = write_tables(frame, t, args.seed, test)
+    hidden = write_tables(frame, t, args.seed, test, args.singles)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["RECSYS_DATA_DIR"] = str(root / f"data-{fold}")
     files = {"clients": "clients.csv", "items": "items.csv", "interactions": "interactions.csv"}
     options = [x for name, f in files.items() for x in (f"--{name}", str(t / f))]
     recsys("data", "import", *options, env=env)
-    return {model: run_model(model, t, hidden, env, args.tune) for model in models}
+    return hidden, {model: run_model(model, t, hidden, env, args.tune) for model in models}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,29 +251,39 @@ def main(argv: list[str] | None = None) -> int:
         "client with two or more); K >= 2: the reference's protocol, K folds of clients, each "
         "imported and trained with only its own clients' products hidden",
     )
+    parser.add_argument(
+        "--singles",
+        action="store_true",
+        help="clients owning one product hide it too (imported with none: cold, scored from "
+        "their attributes alone); figures also for those clients and the others apart",
+    )
     args = parser.parse_args(argv)
     if args.folds == 1 or args.folds < 0:
         parser.error("--folds is 0 or at least 2")
     frame = load_coil(Path(args.path))
     models = args.models.split(",")
     ranks: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    cold_parts: list[np.ndarray] = []
     results: dict[str, dict[str, Any]] = {}
     protocol = "every client hides one" if args.folds == 0 else f"{args.folds} folds of clients"
     print(f"COIL 2000: {len(frame)} clients (seed {args.seed}, {protocol})", flush=True)
     with tempfile.TemporaryDirectory(prefix="coil2000-") as tmp:
         for fold in range(max(args.folds, 1)):
-            for model, (fold_ranks, info) in run_fold(frame, Path(tmp), models, args, fold).items():
+            hidden, fold_results = run_fold(frame, Path(tmp), models, args, fold)
+            cold_parts.append(hidden["cold"].to_numpy())
+            for model, (fold_ranks, info) in fold_results.items():
                 ranks[model].append(fold_ranks)
                 seconds = results.get(model, {}).get("seconds", 0.0) + info["seconds"]
                 results[model] = {**info, "seconds": seconds}
+    cold = np.concatenate(cold_parts)
     for model in models:
         all_ranks = np.concatenate(ranks[model])
         r = results[model] = {**scores(all_ranks), **results[model], "hidden": len(all_ranks)}
-        print(
-            f"{model:22s} HR@1 {r['hr@1']:.3f}  HR@3 {r['hr@3']:.3f}  MRR {r['mrr']:.3f}  "
-            f"NDCG@5 {r['ndcg@5']:.3f}  ({r['seconds']:.0f} s, {r['hidden']} hidden)",
-            flush=True,
-        )
+        print(f"{model:22s} {line(r)}  ({r['seconds']:.0f} s, {r['hidden']} hidden)", flush=True)
+        if args.singles:
+            for part, mask in (("cold", cold), ("warm", ~cold)):
+                r[part] = {**scores(all_ranks[mask]), "hidden": int(mask.sum())}
+                print(f"  {part:20s} {line(r[part])}  ({r[part]['hidden']} hidden)")
     print(next(iter(results.values()))["split"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -72,6 +72,24 @@ def test_a_fold_hides_only_its_own_clients_products(
     assert not pairs & set(zip(hidden["client_id"], hidden["item_id"], strict=True))
 
 
+def test_singles_hide_their_only_product_and_leave_the_others_draws_alone(
+    tables: tuple[Dataset, pd.DataFrame], tmp_path: Path
+) -> None:
+    _, every = tables
+    hidden = write_tables(load_coil(PATH), tmp_path, singles=True)
+    assert int(hidden["cold"].sum()) == 3976  # clients owning exactly one product
+    assert (
+        hidden[~hidden["cold"]]
+        .drop(columns="cold")
+        .reset_index(drop=True)
+        .equals(every.drop(columns="cold").reset_index(drop=True))
+    )
+    imported = pd.read_csv(tmp_path / "interactions.csv", dtype=str)
+    assert not set(imported["client_id"]) & set(hidden.loc[hidden["cold"], "client_id"])
+    clients = pd.read_csv(tmp_path / "clients.csv", dtype=str)
+    assert len(clients) == 9822  # the cold clients are imported, with their attributes
+
+
 def test_defaults_choose_the_snapshot_split(tables: tuple[Dataset, pd.DataFrame]) -> None:
     _, _, choice = auto_split(tables[0])
     assert choice.name == "snapshot"

@@ -24,7 +24,9 @@ _DATE_PARTS: tuple[tuple[str, bool], ...] = (
     ("%m-%d-%Y", False),
 )
 _TIME_PARTS = ("", " %H:%M", " %H:%M:%S")
-FORMATS: tuple[str, ...] = tuple(d + t for d, _ in _DATE_PARTS for t in _TIME_PARTS)
+#: Each format tried (date part and time part) -> whether it is day-first.
+_DAY_FIRST: dict[str, bool] = {d + t: first for d, first in _DATE_PARTS for t in _TIME_PARTS}
+FORMATS: tuple[str, ...] = tuple(_DAY_FIRST)
 ISO = "ISO8601"
 #: What every value of a column in one of ``FORMATS`` looks like (a cheap first test).
 _LOOKS_LOCAL = re.compile(r"^\d{1,2}[./-]\d{1,2}[./-]\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
@@ -50,8 +52,7 @@ def human(fmt: str) -> str:
 
 
 def _parses(values: pd.Series, fmt: str) -> bool:
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format=fmt)
-    return bool(parsed.notna().all())
+    return bool(parse(values, fmt).notna().all())
 
 
 def column_format(values: pd.Series) -> str | None:
@@ -67,9 +68,8 @@ def column_format(values: pd.Series) -> str | None:
     readers = [fmt for fmt in FORMATS if _parses(distinct, fmt)]
     if not readers:
         return None
-    orders = {fmt: first for d, first in _DATE_PARTS for fmt in FORMATS if fmt.startswith(d)}
-    if len({orders[fmt] for fmt in readers}) > 1:
-        day, month = (next(f for f in readers if orders[f] is o) for o in (True, False))
+    if len({_DAY_FIRST[fmt] for fmt in readers}) > 1:
+        day, month = (next(f for f in readers if _DAY_FIRST[f] is o) for o in (True, False))
         raise AmbiguousDates((day, month))
     return readers[0]
 

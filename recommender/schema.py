@@ -178,27 +178,26 @@ def _convert_number(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Con
     return numbers, bad, reason
 
 
-def _parse_timestamps(raw: pd.Series) -> pd.Series:
-    """UTC timestamps (microseconds) of ``raw``; ``NaT`` where a value is not one."""
+def _parse_timestamps(raw: pd.Series, missing: pd.Series) -> tuple[pd.Series, str]:
+    """UTC timestamps (microseconds) of ``raw``, ``NaT`` where a value is not one; and, when
+    text is not read because its column's dates are ambiguous, why (else "")."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        clean = raw.dt.tz_convert("UTC")
-    elif pd.api.types.is_datetime64_dtype(raw.dtype):
-        clean = raw.dt.tz_localize("UTC")  # naive timestamps are taken as UTC
-    elif pd.api.types.is_numeric_dtype(raw.dtype):
-        clean = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
-    else:
-        text = _as_text(raw)
-        clean = dates.parse(text, dates.ISO)
-        unread = clean.isna()
-        if unread.any() and not _missing_mask(raw[unread]).all():
-            # not ISO: a CRM's local format, inferred per column (never guessed)
-            try:
-                fmt = dates.column_format(text[~_missing_mask(raw)])
-            except dates.AmbiguousDates:
-                fmt = None
-            if fmt is not None:
-                clean = dates.parse(text, fmt)
-    return clean.dt.as_unit("us")
+        return raw.dt.tz_convert("UTC").dt.as_unit("us"), ""
+    if pd.api.types.is_datetime64_dtype(raw.dtype):  # naive timestamps are taken as UTC
+        return raw.dt.tz_localize("UTC").dt.as_unit("us"), ""
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]"), ""
+    text = _as_text(raw)
+    clean = dates.parse(text, dates.ISO)
+    if not (clean.isna() & ~missing).any():
+        return clean.dt.as_unit("us"), ""
+    try:  # not ISO: a CRM's local format, inferred per column (never guessed)
+        fmt = dates.column_format(text[~missing])
+    except dates.AmbiguousDates as ambiguous:
+        return clean.dt.as_unit("us"), f"is ambiguous: {ambiguous}"
+    if fmt is not None:
+        clean = dates.parse(text, fmt)
+    return clean.dt.as_unit("us"), ""
 
 
 _LOCAL = ", ".join(dict.fromkeys(dates.human(f.split(" ")[0]) for f in dates.FORMATS))
@@ -206,18 +205,11 @@ _LOCAL = ", ".join(dict.fromkeys(dates.human(f.split(" ")[0]) for f in dates.FOR
 
 def _convert_timestamp(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
     """Timestamps within ``recommender.bounds`` (the range the events API accepts too)."""
-    clean = _parse_timestamps(raw)
+    clean, unread_why = _parse_timestamps(raw, missing)
     earliest = pd.Timestamp(EARLIEST_TIMESTAMP)
     latest = pd.Timestamp(latest_timestamp(datetime.now(UTC)))
-    unread = clean.isna() & ~missing
-    bad = unread | (clean < earliest) | (clean > latest)
+    bad = (clean.isna() & ~missing) | (clean < earliest) | (clean > latest)
     stamps = dict(zip(raw[bad], clean[bad], strict=True))  # one format per column
-    unread_why = ""
-    if unread.any() and not pd.api.types.is_numeric_dtype(raw.dtype):
-        try:
-            dates.column_format(_as_text(raw[~missing]))
-        except dates.AmbiguousDates as ambiguous:
-            unread_why = f"is ambiguous: {ambiguous}"
 
     def reason(value: Any) -> str:
         shown = repr(value.isoformat() if isinstance(value, datetime) else value)

@@ -83,13 +83,15 @@ def test_bad_timestamp_and_event_type_in_interactions(tmp_path: Path) -> None:
     )
 
 
+def interactions_at(tmp_path: Path, *stamps: str) -> pd.DataFrame:
+    """An interactions file with one event per timestamp, read and validated."""
+    rows = "".join(f"c1,i{n},purchase,{stamp}\n" for n, stamp in enumerate(stamps))
+    text = "client_id,item_id,event_type,timestamp\n" + rows
+    return read_table_file(write(tmp_path, "i.csv", text), "interactions")
+
+
 def test_timestamps_become_utc(tmp_path: Path) -> None:
-    text = (
-        "client_id,item_id,event_type,timestamp\n"
-        "c1,i1,purchase,2024-01-01 10:00:00\n"
-        "c1,i2,usage,2024-01-01T10:00:00+03:00\n"
-    )
-    frame = read_table_file(write(tmp_path, "i.csv", text), "interactions")
+    frame = interactions_at(tmp_path, "2024-01-01 10:00:00", "2024-01-01T10:00:00+03:00")
     assert str(frame["timestamp"].dt.tz) == "UTC"
     assert frame["timestamp"].dt.hour.tolist() == [10, 7]
     assert frame["value"].tolist() == [1.0, 1.0]
@@ -98,12 +100,7 @@ def test_timestamps_become_utc(tmp_path: Path) -> None:
 
 def test_a_crm_s_local_dates_are_read_per_column(tmp_path: Path) -> None:
     """31.12.2023 (1C) and 12/31/2023 read as the one format their column allows."""
-    text = (
-        "client_id,item_id,event_type,timestamp\n"
-        "c1,i1,purchase,31.12.2023 14:05\n"
-        "c1,i2,usage,05.01.2024 09:00\n"
-    )
-    frame = read_table_file(write(tmp_path, "i.csv", text), "interactions")
+    frame = interactions_at(tmp_path, "31.12.2023 14:05", "05.01.2024 09:00")
     assert frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
         "2023-12-31 14:05",
         "2024-01-05 09:00",

@@ -4,9 +4,11 @@ A Russian CRM (1C and the like) exports ``31.12.2024``, others ``31/12/2024`` or
 A column's format is inferred from all of its values together: ISO 8601 when every value is
 ISO; else the one candidate of ``FORMATS`` that reads every value. Dotted dates are day-first
 (the convention wherever they are written); slashed or dashed ones are day-first or month-first,
-decided by a value whose day is above 12. A column where both orders read every value (no day
-above 12) is ambiguous and is not read as dates: ``05/01/2024`` is May or January, and a wrong
-guess would shift tenure silently.
+decided by a value whose day is above 12, or else by a number that never changes while the
+other takes several values: that one is the day (``1/2/2019``, ``1/6/2013``, ... are first-of-month
+join dates; read month-first, every date would fall in January). A column where both orders read
+every value and neither decides is ambiguous and is not read as dates: ``05/01/2024`` is May or
+January, and a wrong guess would shift tenure silently.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ ISO = "ISO8601"
 _LOOKS_LOCAL = re.compile(r"^\d{1,2}[./-]\d{1,2}[./-]\d{4}( \d{1,2}:\d{2}(:\d{2})?)?$")
 #: Values tested against ``_LOOKS_LOCAL`` before the whole column is parsed.
 _SAMPLE = 1000
+#: A number that never changes is the day when the other takes at least this many values.
+_FIXED_DAY_MIN_MONTHS = 3
 
 
 class AmbiguousDates(ValueError):
@@ -70,8 +74,23 @@ def column_format(values: pd.Series) -> str | None:
         return None
     if len({_DAY_FIRST[fmt] for fmt in readers}) > 1:
         day, month = (next(f for f in readers if _DAY_FIRST[f] is o) for o in (True, False))
-        raise AmbiguousDates((day, month))
+        fixed = _fixed_day(distinct)
+        if fixed is None:
+            raise AmbiguousDates((day, month))
+        return day if fixed == 0 else month
     return readers[0]
+
+
+def _fixed_day(distinct: pd.Series) -> int | None:
+    """Which of the first two numbers of ``distinct`` dates is a fixed day of the month (0 or
+    1): the one with a single value while the other takes ``_FIXED_DAY_MIN_MONTHS`` or more;
+    None when neither is."""
+    parts = distinct.str.extract(r"^(\d{1,2})[./-](\d{1,2})[./-]").astype(int)
+    counts = [parts[k].nunique() for k in (0, 1)]
+    for k in (0, 1):
+        if counts[k] == 1 and counts[1 - k] >= _FIXED_DAY_MIN_MONTHS:
+            return k
+    return None
 
 
 def parse(values: pd.Series, fmt: str) -> pd.Series:

@@ -32,6 +32,19 @@ def test_day_and_month_both_up_to_12_is_ambiguous() -> None:
         dates.column_format(pd.Series(["05/01/2024", "01/02/2024"]))
 
 
+def test_a_number_that_never_changes_is_the_day() -> None:
+    # first-of-month join dates: read month-first every one would fall in January
+    joined = pd.Series(["1/2/2019", "1/6/2013", "1/9/2017", "1/12/2018", "1/6/2019"])
+    assert dates.column_format(joined) == "%d/%m/%Y"
+    iso = dates.iso_text(joined)
+    assert iso is not None
+    assert iso.tolist()[:2] == ["2019-02-01", "2013-06-01"]
+    assert dates.column_format(pd.Series(["2/1/2019", "6/1/2013", "9/1/2017"])) == "%m/%d/%Y"
+    # one fixed number against two values is not enough to decide
+    with pytest.raises(dates.AmbiguousDates):
+        dates.column_format(pd.Series(["1/2/2019", "1/6/2013", "1/2/2013"]))
+
+
 def test_a_local_date_column_becomes_iso_text_and_keeps_its_blanks() -> None:
     column = pd.Series(["1/5/2019", "", "25/12/2018", None])
     iso = dates.iso_text(column)

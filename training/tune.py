@@ -21,6 +21,7 @@ from recommender.evaluation.evaluate import evaluate_split
 from recommender.evaluation.metrics import ALL_METRICS
 from recommender.evaluation.split_choice import auto_split
 from recommender.evaluation.splits import split_dataset
+from recommender.models.prior import WEIGHTS
 from recommender.models.registry import MODELS, build_model
 from training.progress import steps
 from training.run_logging import metric_name, write_json
@@ -36,12 +37,14 @@ SEARCH_SPACES: dict[str, Space] = {
         "regularization": t.suggest_float("regularization", 1e-4, 1.0, log=True),
         "alpha": t.suggest_float("alpha", 0.5, 50.0, log=True),
         "iterations": t.suggest_int("iterations", 5, 30),
+        "popularity_weight": t.suggest_categorical("popularity_weight", list(WEIGHTS)),
     },
     "bpr": lambda t: {
         "factors": t.suggest_int("factors", 8, 128, log=True),
         "learning_rate": t.suggest_float("learning_rate", 1e-3, 0.1, log=True),
         "regularization": t.suggest_float("regularization", 1e-4, 0.1, log=True),
         "iterations": t.suggest_int("iterations", 20, 200, log=True),
+        "popularity_weight": t.suggest_categorical("popularity_weight", list(WEIGHTS)),
     },
     "ease": lambda t: {
         "l2": t.suggest_float("l2", 1.0, 5000.0, log=True),
@@ -55,6 +58,7 @@ SEARCH_SPACES: dict[str, Space] = {
         "learning_rate": t.suggest_float("learning_rate", 0.005, 0.1, log=True),
         "item_alpha": t.suggest_float("item_alpha", 1e-8, 1e-3, log=True),
         "user_alpha": t.suggest_float("user_alpha", 1e-8, 1e-3, log=True),
+        "popularity_weight": t.suggest_categorical("popularity_weight", list(WEIGHTS)),
     },
 }
 SEARCH_SPACES["lightfm_bpr"] = SEARCH_SPACES["lightfm"]

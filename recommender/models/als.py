@@ -1,9 +1,10 @@
 """Implicit ALS (Hu, Koren, Volinsky) through ``implicit.cpu``, with fold-in for unseen clients.
 
 implicit >= 0.7 uses the matrix values times ``alpha`` as confidences. Its exported factors
-follow the ``ServableModel`` convention with a zero item-bias column and a constant 1 at the
-end of client vectors; clients without training interactions get an all-zero vector so the
-scorer treats them as unknown (fold-in, features or popularity).
+follow the ``ServableModel`` convention: an item-bias column (the popularity prior of
+``recommender.models.prior``, zero at weight 0) and a constant 1 at the end of client vectors;
+clients without training interactions get an all-zero vector so the scorer treats them as
+unknown (fold-in, features or popularity).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
+from recommender.models.prior import WEIGHTS, with_popularity_prior
 
 
 class ALSConfig(ModelConfig):
@@ -29,6 +31,11 @@ class ALSConfig(ModelConfig):
     )
     alpha: float = Field(default=1.0, gt=0)
     iterations: int = Field(default=15, ge=1)
+    popularity_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
+    )
     num_threads: int = Field(default=1, ge=0, description="implicit's threads (0: all cores)")
 
 
@@ -38,11 +45,13 @@ class ALSModel(Recommender):
     name: ClassVar[str] = "als"
     config_class: ClassVar[type[ModelConfig]] = ALSConfig
     config: ALSConfig
+    scoring_fields: ClassVar[tuple[str, ...]] = ("popularity_weight",)
 
     def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
         return {
             "factors": capped((16, 2, 8, 32, 64), max_factors(dataset)),
             "regularization": (3.0, 0.3, 30.0),
+            "popularity_weight": WEIGHTS,
         }
 
     def _fit(self, dataset: Dataset) -> None:
@@ -69,6 +78,10 @@ class ALSModel(Recommender):
         client_factors = client_vectors(self._user_factors, dataset, constant=True)
         item_factors = np.hstack(
             [self._item_factors, np.zeros((len(self._item_factors), 1), dtype=np.float32)]
+        )
+        weight = self.config.popularity_weight or 0.0
+        item_factors = with_popularity_prior(
+            item_factors, client_factors, dataset.interactions, weight
         )
         weights = dataset.interactions.data
         typical = float(np.median(weights)) if len(weights) else 1.0

@@ -9,6 +9,7 @@ a config field left unset (``None``) is chosen here instead of by a fixed defaul
 ``choose`` hides one owned offer of every client with two or more (the snapshot protocol, seeded
 by the config's seed; it works on time-stamped data too), fits each candidate on the rest and
 keeps the one with the best NDCG@10 of the hidden offers (ties: the earlier, simpler candidate).
+Candidates that differ only in the model's ``scoring_fields`` share one fit.
 With too few clients to validate on, the first candidate of each field is used. The choice and
 the validation table go into the exported bundle's metadata (``auto_config``).
 """
@@ -68,7 +69,11 @@ def choose(model: Recommender, dataset: Dataset, grid: Mapping[str, Sequence[Any
     from recommender.evaluation.metrics import ranking_metrics_per_client
     from recommender.evaluation.splits import evaluated_clients, relevance, snapshot_split
 
-    names = list(grid)
+    # fields that need a refit first, so that candidates sharing a fit come one after another
+    names = [n for n in grid if n not in model.scoring_fields]
+    refit = len(names)
+    names += [n for n in grid if n in model.scoring_fields]
+    grid = {n: grid[n] for n in names}
     combos = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
     first = combos[0]
     if len(combos) == 1:
@@ -83,9 +88,13 @@ def choose(model: Recommender, dataset: Dataset, grid: Mapping[str, Sequence[Any
         rng = np.random.default_rng(seed)
         clients = np.sort(rng.choice(clients, MAX_VALIDATION_CLIENTS, replace=False))
     table: list[tuple[dict[str, Any], float]] = []
+    fitted: tuple[tuple[Any, ...], Recommender] | None = None
     for combo in combos:
-        candidate = type(model)(model.config.model_copy(update=combo))
-        recs = candidate.fit(train).recommend(train, clients, k=K)
+        key = tuple(combo[n] for n in names[:refit])
+        if fitted is None or fitted[0] != key:
+            fitted = key, type(model)(model.config.model_copy(update=combo)).fit(train)
+        candidate = fitted[1].rescored({n: combo[n] for n in names[refit:]})
+        recs = candidate.recommend(train, clients, k=K)
         ndcg = ranking_metrics_per_client(recs, truth[clients], K)["ndcg"].mean()
         table.append((combo, float(ndcg)))
     best = max(range(len(table)), key=lambda i: (table[i][1], -i))

@@ -8,6 +8,7 @@ service would return for the same clients.
 from __future__ import annotations
 
 import abc
+import copy
 import weakref
 from typing import Any, ClassVar, Self
 
@@ -96,6 +97,20 @@ class Recommender(abc.ABC):
         return self
 
     _auto: dict[str, Any] | None = None
+
+    #: Config fields that change only the exported scores, not what ``_fit`` learns: the auto
+    #: choice tries their candidates on one fit (``recommender.models.auto``).
+    scoring_fields: ClassVar[tuple[str, ...]] = ()
+
+    def rescored(self, update: dict[str, Any]) -> Self:
+        """This fitted model with ``update`` applied to ``scoring_fields`` only (no refit)."""
+        if unknown := set(update) - set(self.scoring_fields):
+            raise ValueError(f"model {self.name!r}: {sorted(unknown)} need a refit")
+        twin = copy.copy(self)
+        twin.config = self.config.model_copy(update=update)
+        twin._servable = None
+        twin._ranking = None
+        return twin
 
     @property
     def auto_choice(self) -> dict[str, Any] | None:

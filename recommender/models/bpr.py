@@ -1,8 +1,9 @@
 """Implicit BPR (Rendle et al.) through ``implicit.cpu``, single-threaded for determinism.
 
 implicit's BPR already follows the serving convention: its item factors end with the item
-bias and its user factors end with a constant 1, so they are exported as they are (clients
-without training interactions become all-zero rows, i.e. unknown to the scorer).
+bias and its user factors end with a constant 1, so they are exported as they are, the
+popularity prior of ``recommender.models.prior`` added to the bias (clients without training
+interactions become all-zero rows, i.e. unknown to the scorer).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
+from recommender.models.prior import WEIGHTS, with_popularity_prior
 
 
 class BPRConfig(ModelConfig):
@@ -28,6 +30,11 @@ class BPRConfig(ModelConfig):
         default=None, ge=0, description="None: chosen on validation."
     )
     iterations: int = Field(default=200, ge=1)
+    popularity_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
+    )
 
 
 class BPRModel(Recommender):
@@ -36,11 +43,13 @@ class BPRModel(Recommender):
     name: ClassVar[str] = "bpr"
     config_class: ClassVar[type[ModelConfig]] = BPRConfig
     config: BPRConfig
+    scoring_fields: ClassVar[tuple[str, ...]] = ("popularity_weight",)
 
     def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
         return {
             "factors": capped((64, 4, 16), max_factors(dataset)),
             "regularization": (0.05, 0.5),
+            "popularity_weight": WEIGHTS,
         }
 
     def _fit(self, dataset: Dataset) -> None:
@@ -63,8 +72,12 @@ class BPRModel(Recommender):
     def _export_arrays(self, dataset: Dataset) -> dict[str, Any]:
         if not hasattr(self, "_item_factors"):
             raise NotFittedError(f"model {self.name!r} is not fitted")
+        client_factors = client_vectors(self._user_factors, dataset, constant=False)
+        weight = self.config.popularity_weight or 0.0
         return {
             "mode": "factors",
-            "client_factors": client_vectors(self._user_factors, dataset, constant=False),
-            "item_factors": self._item_factors.copy(),
+            "client_factors": client_factors,
+            "item_factors": with_popularity_prior(
+                self._item_factors.copy(), client_factors, dataset.interactions, weight
+            ),
         }

@@ -3,7 +3,8 @@
 As LightFM usually is, each entity gets an identity feature next to its attribute features
 (industry=..., kind=...), so known clients keep a personal embedding while the attribute
 embeddings carry over to new ones. Export folds the biases in (``ServableModel`` convention):
-client vector ``[u, u_bias, 1]``, item vector ``[v, 1, v_bias]``. The non-identity client
+client vector ``[u, u_bias, 1]``, item vector ``[v, 1, v_bias]`` (``v_bias`` plus the popularity
+prior of ``recommender.models.prior``). The non-identity client
 feature embeddings are exported as ``client_feature_factors`` rows ``[e, e_bias, 0]``, so a
 client known only by its features is scored by their sum. Clients without training
 interactions get an all-zero vector: their untrained identity embedding is noise, so the
@@ -21,6 +22,7 @@ from pydantic import Field
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
+from recommender.models.prior import WEIGHTS, with_popularity_prior
 
 
 class LightFMConfig(ModelConfig):
@@ -36,6 +38,11 @@ class LightFMConfig(ModelConfig):
     max_sampled: int = Field(default=10, ge=1)
     use_client_features: bool = True
     use_item_features: bool = True
+    popularity_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
+    )
 
 
 class LightFMBPRConfig(LightFMConfig):
@@ -55,11 +62,13 @@ class LightFMModel(Recommender):
     name: ClassVar[str] = "lightfm"
     config_class: ClassVar[type[ModelConfig]] = LightFMConfig
     config: LightFMConfig
+    scoring_fields: ClassVar[tuple[str, ...]] = ("popularity_weight",)
 
     def _auto_grid(self, dataset: Dataset) -> dict[str, tuple[Any, ...]]:
         return {
             "no_components": capped((32, 4, 16), max_factors(dataset)),
             "item_alpha": (0.0, 1e-3, 1e-2),
+            "popularity_weight": WEIGHTS,
         }
 
     def _fit(self, dataset: Dataset) -> None:
@@ -97,10 +106,14 @@ class LightFMModel(Recommender):
         ones = np.ones((len(item_bias), 1), dtype=np.float32)
         item_factors = np.hstack([item_emb, ones, item_bias[:, None]]).astype(np.float32)
         clients = np.hstack([user_emb, user_bias[:, None]]).astype(np.float32)
+        client_factors = client_vectors(clients, dataset, constant=True)
+        weight = self.config.popularity_weight or 0.0
         arrays: dict[str, Any] = {
             "mode": "factors",
-            "client_factors": client_vectors(clients, dataset, constant=True),
-            "item_factors": item_factors,
+            "client_factors": client_factors,
+            "item_factors": with_popularity_prior(
+                item_factors, client_factors, dataset.interactions, weight
+            ),
         }
         n_clients, names = dataset.n_clients, dataset.client_features.names
         if self._user_features.shape[1] > n_clients and names:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 
 from recommender.models import build_model
+from recommender.models.als import ALSModel
 from recommender.models.auto import capped, max_factors
+from recommender.models.prior import WEIGHTS
 from tests.recommender.models.contract import checkerboard_dataset
 
 
@@ -14,16 +19,31 @@ def test_unset_fields_are_chosen_on_validation_and_recorded() -> None:
     model = build_model("als", {"iterations": 5}).fit(dataset)
     auto = model.export().metadata["auto_config"]
     chosen = auto["chosen"]
-    assert set(chosen) == {"factors", "regularization"}
+    assert set(chosen) == {"factors", "regularization", "popularity_weight"}
     assert chosen["factors"] <= max_factors(dataset) == 2  # ten offers: no more than the data
-    assert (model.config.factors, model.config.regularization) == (
-        chosen["factors"],
-        chosen["regularization"],
-    )
+    fields = ("factors", "regularization", "popularity_weight")
+    assert tuple(getattr(model.config, f) for f in fields) == tuple(chosen[f] for f in fields)
     table = auto["validation_ndcg_at_10"]
-    assert len(table) == 3 and auto["validation_clients"] > 0
-    best = max(row["ndcg"] for row in table)
-    assert next(r for r in table if r["ndcg"] == best)["regularization"] == chosen["regularization"]
+    assert len(table) == 3 * len(WEIGHTS) and auto["validation_clients"] > 0
+    best = next(r for r in table if r["ndcg"] == max(row["ndcg"] for row in table))
+    assert all(best[f] == chosen[f] for f in fields)
+
+
+def test_candidates_differing_in_scoring_fields_share_one_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fits: list[tuple[Any, ...]] = []
+    fit = ALSModel._fit
+
+    def counted(self: ALSModel, dataset: Any) -> None:
+        fits.append((self.config.factors, self.config.regularization))
+        fit(self, dataset)
+
+    monkeypatch.setattr(ALSModel, "_fit", counted)
+    dataset = checkerboard_dataset(clients_per_group=30, per_client=3)
+    build_model("als", {"iterations": 5}).fit(dataset)
+    # three regularizations on validation, once each whatever the prior's weight, then the fit
+    assert len(fits) == 3 + 1 and len(set(fits[:3])) == 3
 
 
 def test_given_fields_are_not_searched() -> None:

@@ -8,7 +8,9 @@ prior of ``recommender.models.prior``). The non-identity client
 feature embeddings are exported as ``client_feature_factors`` rows ``[e, e_bias, 0]``, so a
 client known only by its features is scored by their sum. Clients without training
 interactions get an all-zero vector: their untrained identity embedding is noise, so the
-scorer uses their features (or the popularity fallback) instead.
+scorer uses their features (or the popularity fallback) instead. Whether the client attributes
+are used at all is chosen on validation when unset: on COIL 2000 they cost LightFM HR@1 0.64 ->
+0.55 (every client hiding one), and the validation split sees it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from recommender.models.prior import WEIGHTS, with_popularity_prior
 
 
 class LightFMConfig(ModelConfig):
-    """``no_components`` and the L2 penalties left unset are chosen on a validation split
-    (``recommender.models.auto``); ml-100k's values are in ``configs/ml100k/lightfm.json``."""
+    """``no_components``, the L2 penalties and the client features left unset are chosen on a
+    validation split (``recommender.models.auto``); ml-100k's values are in
+    ``configs/ml100k/lightfm.json``."""
 
     loss: Literal["warp", "bpr"] = "warp"
     no_components: int | None = Field(default=None, ge=1, description="None: on validation.")
@@ -36,7 +39,10 @@ class LightFMConfig(ModelConfig):
     item_alpha: float | None = Field(default=None, ge=0, description="None: on validation.")
     user_alpha: float | None = Field(default=None, ge=0, description="None: item_alpha's.")
     max_sampled: int = Field(default=10, ge=1)
-    use_client_features: bool = True
+    use_client_features: bool | None = Field(
+        default=None,
+        description="Client attribute features next to the identities (None: on validation).",
+    )
     use_item_features: bool = True
     popularity_weight: float | None = Field(
         default=None,
@@ -68,6 +74,7 @@ class LightFMModel(Recommender):
         return {
             "no_components": capped((32, 4, 16), max_factors(dataset)),
             "item_alpha": (0.0, 1e-3, 1e-2),
+            "use_client_features": (True, False),
             "popularity_weight": WEIGHTS,
         }
 
@@ -76,7 +83,7 @@ class LightFMModel(Recommender):
 
         cfg = self.config
         self._user_features = _with_identity(
-            dataset.client_features.matrix, cfg.use_client_features
+            dataset.client_features.matrix, bool(cfg.use_client_features)
         )
         self._item_features = _with_identity(dataset.item_features.matrix, cfg.use_item_features)
         model = LightFM(

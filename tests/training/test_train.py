@@ -139,7 +139,7 @@ def test_same_data_config_and_seed_give_the_same_metrics(store_dir: Path) -> Non
     assert (first.version, second.version) == ("1", "2")
 
 
-def test_unset_config_is_chosen_once_and_the_final_model_keeps_it(
+def test_unset_config_is_chosen_on_the_train_part_then_again_on_all_the_data(
     store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import recommender.models.auto as auto
@@ -153,16 +153,27 @@ def test_unset_config_is_chosen_once_and_the_final_model_keeps_it(
 
     monkeypatch.setattr(auto, "choose", counted)
     result = train(TrainSettings(model="ease"), store_dir, show_progress=False)
-    # On the train part of the split only (l2 / dropout, then pairs on small catalogues), not
-    # again on all the data.
-    assert len(set(calls)) == 1 and calls[0][0] == "ease"
+    # the evaluated model chooses on the split's train part, the served one on all the data
+    sizes = sorted({nnz for _, nnz in calls})
+    assert len(sizes) == 2 and {name for name, _ in calls} == {"ease"}
     chosen = result.config
     assert chosen["l2"] is not None and chosen["dropout"] is not None
     servable = load_servable(NAME, result.version, resolve(store_dir).tracking_uri)[0]
     assert servable.metadata["config"] == chosen
+    for key in ("auto_config", "evaluated_auto_config"):
+        assert set(servable.metadata[key]["chosen"]) <= set(chosen)
     assert servable.metadata["auto_config"]["chosen"] == {
         k: chosen[k] for k in servable.metadata["auto_config"]["chosen"]
     }
+    params = MlflowClient(resolve(store_dir).tracking_uri).get_run(result.run_id).data.params
+    assert params["evaluated_config.l2"] and params["config.l2"] == str(chosen["l2"])
+
+    calls.clear()
+    split_only = train(
+        TrainSettings(model="ease", refit_on_all=False), store_dir, show_progress=False
+    )
+    assert len({nnz for _, nnz in calls}) == 1  # the final model is the evaluated one
+    assert split_only.config["l2"] is not None
 
 
 @pytest.mark.parametrize(

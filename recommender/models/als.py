@@ -18,10 +18,10 @@ from threadpoolctl import threadpool_limits
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
-from recommender.models.prior import WEIGHTS, with_popularity_prior
+from recommender.models.prior import WEIGHTS, PriorConfig, with_popularity_prior
 
 
-class ALSConfig(ModelConfig):
+class ALSConfig(PriorConfig):
     """``factors`` and ``regularization`` left unset are chosen on a validation split
     (``recommender.models.auto``); ml-100k's tuned values are in ``configs/ml100k/als.json``."""
 
@@ -31,11 +31,6 @@ class ALSConfig(ModelConfig):
     )
     alpha: float = Field(default=1.0, gt=0)
     iterations: int = Field(default=15, ge=1)
-    popularity_weight: float | None = Field(
-        default=None,
-        ge=0,
-        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
-    )
     num_threads: int = Field(default=1, ge=0, description="implicit's threads (0: all cores)")
 
 
@@ -79,9 +74,8 @@ class ALSModel(Recommender):
         item_factors = np.hstack(
             [self._item_factors, np.zeros((len(self._item_factors), 1), dtype=np.float32)]
         )
-        weight = self.config.popularity_weight or 0.0
         item_factors = with_popularity_prior(
-            item_factors, client_factors, dataset.interactions, weight
+            item_factors, client_factors, dataset.interactions, self.config.popularity_weight
         )
         weights = dataset.interactions.data
         typical = float(np.median(weights)) if len(weights) else 1.0

@@ -17,10 +17,10 @@ from threadpoolctl import threadpool_limits
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
-from recommender.models.prior import WEIGHTS, with_popularity_prior
+from recommender.models.prior import WEIGHTS, PriorConfig, with_popularity_prior
 
 
-class BPRConfig(ModelConfig):
+class BPRConfig(PriorConfig):
     """``factors`` and ``regularization`` left unset are chosen on a validation split
     (``recommender.models.auto``); ml-100k's tuned values are in ``configs/ml100k/bpr.json``."""
 
@@ -30,11 +30,6 @@ class BPRConfig(ModelConfig):
         default=None, ge=0, description="None: chosen on validation."
     )
     iterations: int = Field(default=200, ge=1)
-    popularity_weight: float | None = Field(
-        default=None,
-        ge=0,
-        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
-    )
 
 
 class BPRModel(Recommender):
@@ -73,11 +68,13 @@ class BPRModel(Recommender):
         if not hasattr(self, "_item_factors"):
             raise NotFittedError(f"model {self.name!r} is not fitted")
         client_factors = client_vectors(self._user_factors, dataset, constant=False)
-        weight = self.config.popularity_weight or 0.0
         return {
             "mode": "factors",
             "client_factors": client_factors,
             "item_factors": with_popularity_prior(
-                self._item_factors.copy(), client_factors, dataset.interactions, weight
+                self._item_factors.copy(),
+                client_factors,
+                dataset.interactions,
+                self.config.popularity_weight,
             ),
         }

@@ -24,10 +24,10 @@ from pydantic import Field
 from recommender.dataset import Dataset
 from recommender.models.auto import capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender, client_vectors
-from recommender.models.prior import WEIGHTS, with_popularity_prior
+from recommender.models.prior import WEIGHTS, PriorConfig, with_popularity_prior
 
 
-class LightFMConfig(ModelConfig):
+class LightFMConfig(PriorConfig):
     """``no_components``, the L2 penalties and the client features left unset are chosen on a
     validation split (``recommender.models.auto``); ml-100k's values are in
     ``configs/ml100k/lightfm.json``."""
@@ -44,11 +44,6 @@ class LightFMConfig(ModelConfig):
         description="Client attribute features next to the identities (None: on validation).",
     )
     use_item_features: bool = True
-    popularity_weight: float | None = Field(
-        default=None,
-        ge=0,
-        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
-    )
 
 
 class LightFMBPRConfig(LightFMConfig):
@@ -114,12 +109,11 @@ class LightFMModel(Recommender):
         item_factors = np.hstack([item_emb, ones, item_bias[:, None]]).astype(np.float32)
         clients = np.hstack([user_emb, user_bias[:, None]]).astype(np.float32)
         client_factors = client_vectors(clients, dataset, constant=True)
-        weight = self.config.popularity_weight or 0.0
         arrays: dict[str, Any] = {
             "mode": "factors",
             "client_factors": client_factors,
             "item_factors": with_popularity_prior(
-                item_factors, client_factors, dataset.interactions, weight
+                item_factors, client_factors, dataset.interactions, self.config.popularity_weight
             ),
         }
         n_clients, names = dataset.n_clients, dataset.client_features.names

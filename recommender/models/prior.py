@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
+
+from recommender.models.base import ModelConfig
+from recommender.ranker_features import log_popularity
 
 #: Candidate weights, the model alone first (the fallback without enough validation clients).
 WEIGHTS = (0.0, 1.0, 3.0, 10.0, 30.0)
@@ -25,12 +29,19 @@ WEIGHTS = (0.0, 1.0, 3.0, 10.0, 30.0)
 SPREAD_SAMPLE = 2000
 
 
-def log_popularity(interactions: sp.csr_matrix) -> np.ndarray:
-    """``log1p`` of each offer's number of owners, scaled to [0, 1] (all zeros when none)."""
-    owners = np.bincount(
-        interactions.indices[interactions.data > 0], minlength=interactions.shape[1]
+class PriorConfig(ModelConfig):
+    """The config field of a model that weighs the prior."""
+
+    popularity_weight: float | None = Field(
+        default=None,
+        ge=0,
+        description="Log-popularity prior's weight (None: chosen on validation; 0: none).",
     )
-    values = np.log1p(owners.astype(np.float64))
+
+
+def scaled_log_popularity(interactions: sp.csr_matrix) -> np.ndarray:
+    """``log1p`` of each offer's number of owners, scaled to [0, 1] (all zeros when none)."""
+    values = log_popularity(interactions).astype(np.float64)
     top = values.max() if len(values) else 0.0
     return values / top if top > 0 else values
 
@@ -51,12 +62,15 @@ def with_popularity_prior(
     item_factors: np.ndarray,
     client_factors: np.ndarray,
     interactions: sp.csr_matrix,
-    weight: float,
+    weight: float | None,
 ) -> np.ndarray:
-    """``item_factors`` with the prior added to its last (bias) column; unchanged at weight 0."""
-    if weight == 0:
+    """``item_factors`` with the prior added to its last (bias) column; unchanged at weight 0
+    (or unset)."""
+    if not weight:
         return item_factors
-    prior = weight * score_spread(client_factors, item_factors) * log_popularity(interactions)
+    prior = (
+        weight * score_spread(client_factors, item_factors) * scaled_log_popularity(interactions)
+    )
     out = np.array(item_factors, dtype=np.float32, copy=True)
     out[:, -1] += prior.astype(np.float32)
     return out

@@ -7,14 +7,18 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.models import build_model
-from recommender.models.prior import log_popularity, score_spread, with_popularity_prior
+from recommender.models.prior import (
+    scaled_log_popularity,
+    score_spread,
+    with_popularity_prior,
+)
 from tests.recommender.models.contract import checkerboard_dataset
 
 
 def test_log_popularity_counts_owners_and_scales_to_one() -> None:
     matrix = sp.csr_matrix(np.array([[1, 0, 2], [1, 0, 0], [1, 0, 0]], dtype=np.float32))
-    np.testing.assert_allclose(log_popularity(matrix), np.log1p([3, 0, 1]) / np.log1p(3))
-    assert not log_popularity(sp.csr_matrix((2, 3), dtype=np.float32)).any()
+    np.testing.assert_allclose(scaled_log_popularity(matrix), np.log1p([3, 0, 1]) / np.log1p(3))
+    assert not scaled_log_popularity(sp.csr_matrix((2, 3), dtype=np.float32)).any()
 
 
 def test_weight_zero_leaves_the_factors_and_others_add_to_the_bias_only() -> None:
@@ -26,7 +30,7 @@ def test_weight_zero_leaves_the_factors_and_others_add_to_the_bias_only() -> Non
     assert spread == pytest.approx(float(np.std(clients[[0, 2]] @ items.T)))
     out = with_popularity_prior(items, clients, matrix, 2.0)
     np.testing.assert_array_equal(out[:, :-1], items[:, :-1])
-    np.testing.assert_allclose(out[:, -1], 2.0 * spread * log_popularity(matrix), rtol=1e-6)
+    np.testing.assert_allclose(out[:, -1], 2.0 * spread * scaled_log_popularity(matrix), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["als", "bpr", "lightfm"])

@@ -22,10 +22,18 @@ Choices that keep the trees honest (measured on COIL 2000 and MovieLens-100k):
   is trained on the rest of the data (those clients included: at serving the trees have seen
   the client, and an offer it lacks was a negative of its own rows) and ranks each hidden offer
   from the remaining portfolio; attributes are used when their NDCG@5 gain is ``FEATURES_Z``
-  standard errors above zero. The rounds kept are the fewest whose validation NDCG@5 is
+  standard errors above zero. The rounds kept are the most whose validation NDCG@5 is
   within ``ROUNDS_TOLERANCE`` of the best, and never more than ``max_tree_walks //
   candidates`` (serving walks every tree for every candidate: this caps its cost per client).
   Then the model is refitted on all the data.
+
+  The most, not the fewest: on portfolio data the validation curve rises slowly and then
+  plateaus within its noise (about 2,000 hidden offers: NDCG@5 moves by ~0.002 between
+  rounds) while held-out hit rate keeps rising along the plateau. COIL 2000, 5 folds of
+  clients, seed 0: HR@1 0.763 -> 0.772 from 1 to 150 rounds on a fold whose validation peaked
+  at 20 rounds, 0.0007 above round 150. Over the folds, the fewest rounds near the best gave
+  HR@1 0.768, the most 0.777. Where the trees overfit, the curve falls after its peak and the
+  rule stops before the fall.
 
 ``l2`` / ``dropout`` left unset are chosen as ``EASEModel`` chooses them. The trees are exported
 as flat arrays (``recommender.trees``): serving never imports LightGBM.
@@ -60,8 +68,8 @@ ALL_NEGATIVES_MAX_ITEMS = 64
 #: Client features are used (``use_client_features`` None) when their NDCG@5 gain over the
 #: portfolio-only model on the validation contexts is this many standard errors above zero.
 FEATURES_Z = 2.0
-#: The rounds kept are the fewest whose validation NDCG@5 is within this of the best: fewer
-#: trees serve faster, and the last rounds of a plateau are noise.
+#: The rounds kept are the most whose validation NDCG@5 is within this of the best (see the
+#: module): a plateau keeps its trees, a fall after the peak does not.
 ROUNDS_TOLERANCE = 0.002
 #: Fewest hidden offers to validate on; with fewer, ``n_rounds`` rounds on the portfolio alone.
 MIN_VALIDATION_GROUPS = 20
@@ -95,9 +103,11 @@ class RankerConfig(ModelConfig):
         le=1.0,
         description="Share of clients owning two or more offers who hide one for validation.",
     )
-    early_stopping_rounds: int = Field(default=20, ge=1)
+    early_stopping_rounds: int = Field(
+        default=50, ge=1, description="Validation rounds without a new best before stopping."
+    )
     max_tree_walks: int = Field(
-        default=1_000,
+        default=3_000,
         ge=1,
         description="Serving cost cap: candidates x trees per client (caps the rounds).",
     )
@@ -231,9 +241,11 @@ class RankerModel(Recommender):
             self._validation["client_features_z"] = round(z, 3)
             best = int(z > FEATURES_Z)
         curve = np.asarray(histories[best]["valid"]["ndcg@5"])  # after each round
-        rounds = int(np.flatnonzero(curve >= curve.max() - ROUNDS_TOLERANCE)[0]) + 1
+        rounds = int(np.flatnonzero(curve >= curve.max() - ROUNDS_TOLERANCE)[-1]) + 1
         self._validation["rounds"] = rounds
         self._validation["best_rounds"] = int(np.argmax(curve)) + 1
+        self._validation["rounds_ndcg_at_5"] = round(float(curve[rounds - 1]), 5)
+        self._validation["best_ndcg_at_5"] = round(float(curve.max()), 5)
         return specs[best], rounds
 
     def _max_rounds(self, n_items: int) -> int:

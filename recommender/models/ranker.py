@@ -33,7 +33,9 @@ Choices that keep the trees honest (measured on COIL 2000 and MovieLens-100k):
   clients, seed 0: HR@1 0.763 -> 0.772 from 1 to 150 rounds on a fold whose validation peaked
   at 20 rounds, 0.0007 above round 150. Over the folds, the fewest rounds near the best gave
   HR@1 0.768, the most 0.777. Where the trees overfit, the curve falls after its peak and the
-  rule stops before the fall.
+  rule stops before the fall. What it cannot see is a test protocol unlike hiding one offer:
+  on MovieLens-100k (25 % of each user's items hidden) the curve peaks near 30 rounds while
+  the test falls from the first (NDCG@10 0.4714 -> 0.4693 with this rule; EASE 0.4844).
 
 ``l2`` / ``dropout`` left unset are chosen as ``EASEModel`` chooses them. The trees are exported
 as flat arrays (``recommender.trees``): serving never imports LightGBM.

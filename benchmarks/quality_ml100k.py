@@ -8,9 +8,10 @@ cold-user section (users held out entirely). Exits 1 when a target is missed:
 - ALS with tuned settings: nDCG@10 >= 0.40;
 - cold users: LightFM with user and item features beats LightFM without them and popularity.
 
-Model settings come from ``configs/ml100k/<model>.json``. ``--tune`` re-finds them with a small
-grid on a validation split of the train part (never on test) and rewrites those files
-(``--tune-models`` limits it to some models; the others keep their files).
+Model settings come from ``configs/ml100k/<model>.json``; the ranker's first stage is EASE's
+(its ``l2`` and ``dropout``), its rounds are chosen on its own validation. ``--tune`` re-finds
+them with a small grid on a validation split of the train part (never on test) and rewrites
+those files (``--tune-models`` limits it to some models; the others keep their files).
 
     python benchmarks/quality_ml100k.py [--path DIR] [--tune [--tune-models ease als]]
 """
@@ -32,7 +33,7 @@ from recommender.movielens import default_ml100k_path
 
 DEFAULT_PATH = str(default_ml100k_path())
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "ml100k"
-MODELS = ("popularity", "als", "bpr", "lightfm", "ease")
+MODELS = ("popularity", "als", "bpr", "lightfm", "ease", "ranker")
 #: Microsoft Recommenders' published movielens-100k table: (nDCG@10, P@10).
 PUBLISHED = {
     "BiVAE": (0.475, 0.412),
@@ -102,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_configs(folder: Path) -> dict[str, dict[str, Any]]:
-    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+    configs = {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+    ease = configs.get("ease", {})
+    first_stage = {key: ease[key] for key in ("l2", "dropout") if key in ease}
+    configs["ranker"] = {**first_stage, **configs.get("ranker", {})}
+    return configs
 
 
 def tune(train: Dataset, folder: Path, k: int, seed: int, models: list[str]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.quality_ml100k import load_configs
 from recommender.evaluation.data import movielens_dataset
 from recommender.evaluation.evaluate import evaluate_split
 from recommender.evaluation.splits import cold_client_split, stratified_split
@@ -80,13 +81,13 @@ def test_ranker_stays_near_its_first_stage(dataset) -> None:
     hidden, unlike the hide-one validation that chooses the rounds) they cost 0.013 nDCG
     (0.4718 against 0.4844); a ranker that learned from the wrong rows falls to 0.25."""
     train, test = stratified_split(dataset, ratio=0.75, seed=42)
-    ease = _config("ease")
+    configs = load_configs(CONFIGS)
     result = evaluate_split(
         train,
         test,
         ["ease", "ranker"],
         k=10,
-        configs={"ease": ease, "ranker": {"l2": ease["l2"], "dropout": ease["dropout"]}},
+        configs={name: configs[name] for name in ("ease", "ranker")},
         seed=42,
         group_column=None,
     )

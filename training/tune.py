@@ -30,6 +30,23 @@ from training.train import TrainingDataError, load_training_data
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
+
+def _ease_space(t: optuna.Trial) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "l2": t.suggest_float("l2", 1.0, 5000.0, log=True),
+        "dropout": t.suggest_float("dropout", 0.0, 0.9),
+        "binary": t.suggest_categorical("binary", [True, False]),
+        "client_weighting": t.suggest_float("client_weighting", 0.0, 1.0),
+        # First-order EASE: each trial would otherwise also try pair inputs (see EASEModel).
+        "pairs": False,
+        # The low-rank part (0: none); its weight only where there is one.
+        "low_rank": t.suggest_categorical("low_rank", [0, 8, 16, 32]),
+    }
+    if config["low_rank"]:
+        config["low_rank_weight"] = t.suggest_float("low_rank_weight", 0.1, 1.5)
+    return config
+
+
 #: Search space per model; models without one (popularity) have nothing to tune.
 SEARCH_SPACES: dict[str, Space] = {
     "als": lambda t: {
@@ -46,12 +63,7 @@ SEARCH_SPACES: dict[str, Space] = {
         "iterations": t.suggest_int("iterations", 20, 200, log=True),
         "popularity_weight": t.suggest_categorical("popularity_weight", list(WEIGHTS)),
     },
-    "ease": lambda t: {
-        "l2": t.suggest_float("l2", 1.0, 5000.0, log=True),
-        "binary": t.suggest_categorical("binary", [True, False]),
-        # First-order EASE: each trial would otherwise also try pair inputs (see EASEModel).
-        "pairs": False,
-    },
+    "ease": _ease_space,
     "lightfm": lambda t: {
         "no_components": t.suggest_int("no_components", 8, 64, log=True),
         "epochs": t.suggest_int("epochs", 5, 40),

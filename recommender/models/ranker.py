@@ -53,7 +53,7 @@ from pydantic import Field
 
 from recommender.dataset import Dataset
 from recommender.models.base import ModelConfig, NotFittedError, Recommender
-from recommender.models.ease import EASEConfig, EASEModel, ease_weights
+from recommender.models.ease import EASEConfig, EASEModel, ease_parts, with_low_rank
 from recommender.ranker_features import (
     METADATA_KEY,
     RANK,
@@ -87,6 +87,12 @@ class RankerConfig(ModelConfig):
     dropout: float | None = Field(
         default=None, ge=0.0, lt=1.0, description="First stage EDLAE dropout (None: chosen)."
     )
+    client_weighting: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="First stage client weighting (as EASE's)."
+    )
+    low_rank: int = Field(default=0, ge=0, description="First stage low-rank part (as EASE's).")
+    low_rank_weight: float = Field(default=0.5, ge=0.0, description="Its weight (as EASE's).")
+    low_rank_scaling: float = Field(default=0.25, ge=0.0, le=1.0, description="As EASE's.")
     first_stage_folds: int = Field(
         default=5, ge=0, description="Folds of clients the training first stage is fitted out of."
     )
@@ -150,7 +156,13 @@ class RankerModel(Recommender):
 
         if self.config.l2 is None or self.config.dropout is None:
             first = EASEModel(
-                EASEConfig(l2=self.config.l2, dropout=self.config.dropout, seed=self.config.seed)
+                EASEConfig(
+                    l2=self.config.l2,
+                    dropout=self.config.dropout,
+                    low_rank=0,
+                    client_weighting=self.config.client_weighting,
+                    seed=self.config.seed,
+                )
             )
             chosen = first.fit(dataset).config
             self.config = self.config.model_copy(
@@ -177,7 +189,7 @@ class RankerModel(Recommender):
             spec, rounds = self._validate(full, matrix, rows, attributes, hidden)
         if c.use_client_features is None:
             self.config = c.model_copy(update={"use_client_features": bool(spec.n_attributes)})
-        item_item = ease_weights(matrix, c.l2, c.dropout)
+        item_item = self._first_stage(matrix)
         log_pop = log_popularity(matrix)
         train = self._rows(spec, matrix, rows, attributes[:, : spec.n_attributes])
         spec = replace(spec, prior=fit_prior(train.features[:, RANK], train.labels))
@@ -187,6 +199,21 @@ class RankerModel(Recommender):
         names = spec.feature_names()
         top = np.argsort(-gains, kind="stable")[:10]
         self._importance = {names[i]: round(float(gains[i]), 3) for i in top if gains[i] > 0}
+
+    def _first_stage(self, matrix: sp.csr_matrix) -> np.ndarray:
+        """The first stage's item-item weights of ``matrix``: EASE's, with this config's
+        first-stage fields (the low-rank part only when given: it is not chosen here)."""
+        c = self.config
+        assert c.l2 is not None and c.dropout is not None  # chosen by _fit
+        weights, part = ease_parts(
+            matrix,
+            c.l2,
+            c.dropout,
+            client_weighting=c.client_weighting,
+            low_rank=c.low_rank,
+            low_rank_scaling=c.low_rank_scaling,
+        )
+        return with_low_rank(weights, part, c.low_rank_weight)
 
     def _validate(
         self,
@@ -201,7 +228,6 @@ class RankerModel(Recommender):
         the rest (their clients included) and ranks each hidden offer from its client's
         remaining portfolio, scored by a first stage fitted on that data, as serving scores."""
         c = self.config
-        assert c.l2 is not None and c.dropout is not None  # chosen by _fit
         reduced = _drop(matrix, rows, hidden)
         train = self._rows(spec, reduced, rows, attributes)
         spec = replace(spec, prior=fit_prior(train.features[:, RANK], train.labels))
@@ -210,7 +236,7 @@ class RankerModel(Recommender):
         valid = _Rows(
             *training_rows(
                 spec,
-                ease_weights(reduced, c.l2, c.dropout),
+                self._first_stage(reduced),
                 log_popularity(reduced),
                 owned.indptr,
                 owned.indices,
@@ -267,7 +293,6 @@ class RankerModel(Recommender):
         """Training rows of clients ``rows`` of ``matrix``, each fold's scored by a first stage
         fitted without that fold."""
         c = self.config
-        assert c.l2 is not None and c.dropout is not None  # chosen by _fit
         n_items = matrix.shape[1]
         n_negatives = None if n_items <= ALL_NEGATIVES_MAX_ITEMS else c.n_negatives
         folds = max(c.first_stage_folds, 1)
@@ -278,7 +303,7 @@ class RankerModel(Recommender):
             members = np.flatnonzero(fold_of == fold)
             others = np.ones(matrix.shape[0], dtype=bool)
             others[rows[members]] = False
-            weights = ease_weights(matrix[others], c.l2, c.dropout)
+            weights = self._first_stage(matrix[others])
             owned = matrix[rows[members]]
             pieces.append(
                 training_rows(

@@ -55,10 +55,10 @@ def test_a_champion_on_older_data_is_scored_as_served_and_beaten(store_dir: Path
     result = runner.invoke(app, ["retrain", "--model", "popularity", *data])
     assert result.exit_code == 0, result.output
     OfflineStore(store_dir).write_snapshot(tables)  # new data arrives
-    # plain EASE (no dropout) beats the popularity champion but loses to industry popularity
-    # on these tables: the guardrail keeps the champion unless forced
+    # plain EASE (no dropout, no low-rank part) beats the popularity champion but loses to
+    # industry popularity on these tables: the guardrail keeps the champion unless forced
     config = store_dir / "plain-ease.json"
-    config.write_text('{"l2": 10.0, "dropout": 0.0}')
+    config.write_text('{"l2": 10.0, "dropout": 0.0, "low_rank": 0}')
     ease = ["retrain", "--model", "ease", "--config", str(config), "--margin", "0.05"]
     result = runner.invoke(app, [*ease, *data])
     assert result.exit_code == 0, result.output

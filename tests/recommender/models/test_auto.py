@@ -48,7 +48,8 @@ def test_candidates_differing_in_scoring_fields_share_one_fit(
 
 def test_given_fields_are_not_searched() -> None:
     dataset = checkerboard_dataset()
-    model = build_model("ease", {"l2": 50.0, "dropout": 0.0, "pairs": False}).fit(dataset)
+    given = {"l2": 50.0, "dropout": 0.0, "pairs": False, "low_rank": 0}
+    model = build_model("ease", given).fit(dataset)
     assert "auto_config" not in model.export().metadata
     assert (model.config.l2, model.config.dropout) == (50.0, 0.0)
 

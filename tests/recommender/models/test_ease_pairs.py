@@ -138,7 +138,7 @@ def test_pairs_are_chosen_where_the_missing_offer_depends_on_a_pair() -> None:
     assert max(r["ndcg"] for r in table if r["pairs"]) > best_plain
     servable = model.export()
     assert servable.pair_items is not None and len(servable.pair_items) > 0
-    plain = {"l2": model.config.l2, "dropout": 0.0, "pairs": False}
+    plain = {"l2": model.config.l2, "dropout": 0.0, "pairs": False, "low_rank": 0}
     with_pairs = hit_rate_at_1(model.config.model_dump(), dataset, held_out)
     assert with_pairs > hit_rate_at_1(plain, dataset, held_out)
     assert with_pairs > 0.9

@@ -259,6 +259,25 @@ def test_without_trees_the_ranker_orders_as_its_first_stage(fitted: RankerModel)
             assert out[row, owned].max() < out[row, free].min(), "owned offers come last"
 
 
+def test_the_first_stage_is_eases_served_weights(industry: Dataset) -> None:
+    """Given EASE's fields, the ranker serves EASE's item-item matrix, low-rank part and
+    client weighting included."""
+    first = {
+        "l2": 5.0,
+        "dropout": 0.5,
+        "client_weighting": 0.5,
+        "low_rank": 2,
+        "low_rank_weight": 0.7,
+    }
+    ranker = build_model("ranker", {**first, "n_rounds": 2}).fit(industry)
+    ease = build_model("ease", {**first, "pairs": False}).fit(industry)
+    served = ease.export().item_item
+    assert served is not None
+    np.testing.assert_allclose(ranker.export().item_item, served, rtol=1e-5, atol=1e-6)
+    plain = ease_weights(industry.interactions, 5.0, 0.5)
+    assert not np.allclose(served, plain, atol=1e-3)
+
+
 # ------------------------------------------------------------------------------ serving
 def test_a_block_scores_each_client_as_it_would_alone(fitted: RankerModel) -> None:
     """Known, unknown-with-portfolio, attributes-only and bare clients: row == alone."""
@@ -303,7 +322,7 @@ def test_client_features_are_chosen_when_they_matter(industry: Dataset) -> None:
     validation = ranker.export().metadata["ranker_validation"]
     assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
     assert validation["client_features_z"] > 2
-    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}  # the ranker's first stage
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False, "low_rank": 0}  # the ranker's first stage
     assert hit_rate("ranker", SMALL, industry) > hit_rate("ease", ease, industry) + 0.15
 
 
@@ -318,7 +337,7 @@ def test_high_cardinality_codes_and_tenure_are_learned(told_by: str) -> None:
     assert ranker.config.use_client_features is True  # type: ignore[attr-defined]
     dates = ranker.export().metadata["ranker"]["dates"]
     assert dates == ([] if told_by == "occupation" else [told_by])
-    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False, "low_rank": 0}
     assert hit_rate("ranker", SMALL, data) > hit_rate("ease", ease, data) + 0.1
 
 
@@ -345,7 +364,7 @@ def test_client_features_that_carry_nothing_are_left_out() -> None:
     ranker = build_model("ranker", SMALL).fit(noise)
     assert ranker.config.use_client_features is False  # type: ignore[attr-defined]
     assert ranker.export().metadata["ranker"]["categorical"] == []
-    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False}
+    ease = {"l2": 1.0, "dropout": 0.5, "pairs": False, "low_rank": 0}
     assert hit_rate("ranker", SMALL, noise) >= hit_rate("ease", ease, noise) - 0.02
 
 

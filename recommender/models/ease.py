@@ -267,25 +267,9 @@ class EASEModel(Recommender):
         return arrays
 
 
-def ease_weights(
-    interactions: sp.csr_matrix,
-    l2: float,
-    dropout: float = 0.0,
-    *,
-    binary: bool = True,
-    client_weighting: float = 0.0,
-    blas_threads: int = 1,
-) -> np.ndarray:
+def ease_weights(interactions: sp.csr_matrix, l2: float, dropout: float = 0.0) -> np.ndarray:
     """The (n_items, n_items) float32 EASE / EDLAE weights, zero diagonal (see the module)."""
-    weights, _ = ease_parts(
-        interactions,
-        l2,
-        dropout,
-        binary=binary,
-        client_weighting=client_weighting,
-        blas_threads=blas_threads,
-    )
-    return weights
+    return ease_parts(interactions, l2, dropout)[0]
 
 
 def ease_parts(

@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 from threadpoolctl import threadpool_limits
 
 from recommender.dataset import Dataset
-from recommender.models.auto import capped, max_factors
+from recommender.models.auto import AutoChoice, capped, max_factors
 from recommender.models.base import ModelConfig, NotFittedError, Recommender
 from recommender.models.ease_low_rank import low_rank_weights, relative_scale
 from recommender.models.ease_pairs import (
@@ -170,23 +170,14 @@ class EASEModel(Recommender):
             "pair_l2": PAIR_L2_GRID if given.pair_l2 is None else (given.pair_l2,),
         }
         choice = auto.choose(self, dataset, grid)
-        best = {
-            on: max((score for combo, score in choice.table if combo["pairs"] is on), default=0.0)
-            for on in (False, True)
-        }
-        chosen: dict[str, Any] = {"pairs": best[True] > best[False] * (1.0 + PAIRS_MIN_GAIN)}
+        chosen: dict[str, Any] = {"pairs": _beats_plain(choice, "pairs", PAIRS_MIN_GAIN)}
         if chosen["pairs"]:
             unset = {"l2": given.l2, "pair_l2": given.pair_l2, "dropout": given.dropout}
             update = {**choice.chosen, "dropout": 0.0 if given.dropout is None else c.dropout}
             chosen |= {name: update[name] for name, value in unset.items() if value is None}
             self.config = c.model_copy(update=update)
             self._fit(dataset)
-        first = self._auto or {"validation_clients": choice.n_clients}
-        self._auto = {
-            **first,
-            "chosen": {**first.get("chosen", {}), **chosen},
-            "pairs_validation_ndcg_at_10": choice.metadata()["validation_ndcg_at_10"],
-        }
+        self._record(choice, chosen, "pairs_validation_ndcg_at_10")
 
     def _choose_low_rank(self, dataset: Dataset, given: EASEConfig) -> None:
         """The plain fit against low-rank parts of a few ranks and weights, on the validation
@@ -200,25 +191,22 @@ class EASEModel(Recommender):
             ),
         }
         choice = auto.choose(self, dataset, grid)
-        best = {
-            on: max(
-                (score for combo, score in choice.table if bool(combo["low_rank"]) is on),
-                default=0.0,
-            )
-            for on in (False, True)
-        }
         chosen: dict[str, Any] = {"low_rank": 0}
-        if best[True] > best[False] * (1.0 + LOW_RANK_MIN_GAIN):
+        if _beats_plain(choice, "low_rank", LOW_RANK_MIN_GAIN):
             chosen = {"low_rank": choice.chosen["low_rank"]}
             if given.low_rank_weight is None:
                 chosen["low_rank_weight"] = choice.chosen["low_rank_weight"]
             self.config = self.config.model_copy(update=chosen)
             self._fit(dataset)
+        self._record(choice, chosen, "low_rank_validation_ndcg_at_10")
+
+    def _record(self, choice: AutoChoice, chosen: dict[str, Any], table: str) -> None:
+        """Add a follow-up choice to ``auto_choice``: what it set and its validation table."""
         first = self._auto or {"validation_clients": choice.n_clients}
         self._auto = {
             **first,
             "chosen": {**first.get("chosen", {}), **chosen},
-            "low_rank_validation_ndcg_at_10": choice.metadata()["validation_ndcg_at_10"],
+            table: choice.metadata()["validation_ndcg_at_10"],
         }
 
     def _fit(self, dataset: Dataset) -> None:
@@ -265,6 +253,16 @@ class EASEModel(Recommender):
                 "metadata": {"n_pairs": self._pairs.n_pairs},
             }
         return arrays
+
+
+def _beats_plain(choice: AutoChoice, field: str, min_gain: float) -> bool:
+    """Is the best validation score with ``field`` on above the best with it off (False / 0)
+    by more than ``min_gain`` of the latter?"""
+    best = {
+        on: max((score for combo, score in choice.table if bool(combo[field]) is on), default=0.0)
+        for on in (False, True)
+    }
+    return best[True] > best[False] * (1.0 + min_gain)
 
 
 def ease_weights(interactions: sp.csr_matrix, l2: float, dropout: float = 0.0) -> np.ndarray:

@@ -18,17 +18,16 @@ import scipy.sparse as sp
 
 from recommender.dataset import Dataset
 from recommender.domain import OWNING_EVENTS, RELEASING_EVENTS, EventType
-from recommender.feedback import owned_pairs
+from recommender.feedback import owned_pairs, type_mask
 
 _OWNERSHIP = frozenset(e.value for e in OWNING_EVENTS | RELEASING_EVENTS)
 
 
 def usage_pairs(events: pd.DataFrame) -> pd.DataFrame:
     """(client_id, item_id) pairs where the client uses the offer (see the module docstring)."""
-    types = events["event_type"].astype(str)
-    if types.isin(_OWNERSHIP).any():
+    if type_mask(events, _OWNERSHIP).any():
         return owned_pairs(events)
-    used = events.loc[types == EventType.USAGE.value, ["client_id", "item_id"]]
+    used = events.loc[type_mask(events, {EventType.USAGE.value}), ["client_id", "item_id"]]
     return used.drop_duplicates().reset_index(drop=True)
 
 

@@ -9,7 +9,8 @@ a config field left unset (``None``) is chosen here instead of by a fixed defaul
 ``choose`` hides one owned offer of every client with two or more (the snapshot protocol, seeded
 by the config's seed; it works on time-stamped data too), fits each candidate on the rest and
 keeps the one with the best NDCG@10 of the hidden offers (ties: the earlier, simpler candidate).
-Candidates that differ only in the model's ``scoring_fields`` share one fit.
+Candidates that differ only in the model's ``scoring_fields`` share one fit, and the choices of
+one fit (EASE's follow-up choices) share one split (``Recommender._validation_split``).
 With too few clients to validate on, the first candidate of each field is used. The choice and
 the validation table go into the exported bundle's metadata (``auto_config``).
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommender.dataset import Dataset
 
@@ -64,10 +66,45 @@ def capped(values: Sequence[int], limit: int) -> tuple[int, ...]:
     return kept or (limit,)
 
 
-def choose(model: Recommender, dataset: Dataset, grid: Mapping[str, Sequence[Any]]) -> AutoChoice:
-    """The best combination of ``grid`` (field -> candidates) for ``model`` on ``dataset``."""
-    from recommender.evaluation.metrics import ranking_metrics_per_client
+@dataclass(frozen=True, eq=False)
+class ValidationSplit:
+    """The validation protocol's split of ``source``: what the model is fitted on, the hidden
+    offers, and the clients scored (a seeded sample of at most ``MAX_VALIDATION_CLIENTS``)."""
+
+    source: Dataset
+    seed: int
+    train: Dataset
+    truth: sp.csr_matrix
+    clients: np.ndarray
+
+    def of(self, dataset: Dataset, seed: int) -> bool:
+        """Is this the split of ``dataset`` with ``seed``?"""
+        return self.source is dataset and self.seed == seed
+
+
+def validation_split(dataset: Dataset, seed: int) -> ValidationSplit:
+    """``dataset`` with one owned offer of every client with two or more hidden (seeded)."""
     from recommender.evaluation.splits import evaluated_clients, relevance, snapshot_split
+
+    train, test = snapshot_split(dataset, seed=seed)
+    truth = relevance(train, test)
+    clients = evaluated_clients(truth)
+    if len(clients) > MAX_VALIDATION_CLIENTS:
+        rng = np.random.default_rng(seed)
+        clients = np.sort(rng.choice(clients, MAX_VALIDATION_CLIENTS, replace=False))
+    return ValidationSplit(dataset, seed, train, truth, clients)
+
+
+def choose(
+    model: Recommender,
+    dataset: Dataset,
+    grid: Mapping[str, Sequence[Any]],
+    split: ValidationSplit | None = None,
+) -> AutoChoice:
+    """The best combination of ``grid`` (field -> candidates) for ``model`` on ``dataset``;
+    ``split`` is ``validation_split(dataset, seed)`` when a caller already has it (several
+    choices in one fit share it), else it is made here."""
+    from recommender.evaluation.metrics import ranking_metrics_per_client
 
     # fields that need a refit first, so that candidates sharing a fit come one after another
     names = [n for n in grid if n not in model.scoring_fields]
@@ -79,14 +116,11 @@ def choose(model: Recommender, dataset: Dataset, grid: Mapping[str, Sequence[Any
     if len(combos) == 1:
         return AutoChoice(first, ((first, float("nan")),), 0)
     seed = int(getattr(model.config, "seed", 42))
-    train, test = snapshot_split(dataset, seed=seed)
-    truth = relevance(train, test)
-    clients = evaluated_clients(truth)
+    if split is None or not split.of(dataset, seed):
+        split = validation_split(dataset, seed)
+    train, truth, clients = split.train, split.truth, split.clients
     if len(clients) < MIN_VALIDATION_CLIENTS:
         return AutoChoice(first, ((first, float("nan")),), len(clients))
-    if len(clients) > MAX_VALIDATION_CLIENTS:
-        rng = np.random.default_rng(seed)
-        clients = np.sort(rng.choice(clients, MAX_VALIDATION_CLIENTS, replace=False))
     table: list[tuple[dict[str, Any], float]] = []
     fitted: tuple[tuple[Any, ...], Recommender] | None = None
     for combo in combos:

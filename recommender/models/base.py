@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import copy
 import weakref
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,9 @@ from recommender.dataset import Dataset
 from recommender.ranking import ClientBlock, RankingModel, RankingPolicy, RankingRules
 from recommender.servable import ServableModel
 from recommender.usage import usage_matrix
+
+if TYPE_CHECKING:
+    from recommender.models.auto import ValidationSplit
 
 #: What every export of one dataset shares, whatever the model or its config (validation fits
 #: several candidates on one dataset): popularity rows, usage shares, co-usage.
@@ -81,6 +84,16 @@ class Recommender(abc.ABC):
         """
         self._servable = None
         self._ranking = None
+        try:
+            self._choose_and_fit(dataset)
+        finally:
+            self._split = None  # the validation split lives for one fit only
+        self._dataset = dataset
+        return self
+
+    def _choose_and_fit(self, dataset: Dataset) -> None:
+        """The unset fields chosen on validation, then ``_fit``; a model with follow-up choices
+        extends it (their ``auto.choose`` calls share ``_validation_split``)."""
         grid = {
             name: values
             for name, values in self._auto_grid(dataset).items()
@@ -89,14 +102,22 @@ class Recommender(abc.ABC):
         if grid:
             from recommender.models.auto import choose
 
-            choice = choose(self, dataset, grid)
+            choice = choose(self, dataset, grid, self._validation_split(dataset))
             self.config = self.config.model_copy(update=choice.chosen)
             self._auto = choice.metadata()
         self._fit(dataset)
-        self._dataset = dataset
-        return self
+
+    def _validation_split(self, dataset: Dataset) -> ValidationSplit:
+        """``auto.validation_split`` of ``dataset``, made once per ``fit``."""
+        from recommender.models.auto import validation_split
+
+        seed = int(getattr(self.config, "seed", 42))
+        if self._split is None or not self._split.of(dataset, seed):
+            self._split = validation_split(dataset, seed)
+        return self._split
 
     _auto: dict[str, Any] | None = None
+    _split: ValidationSplit | None = None
 
     #: Config fields that change only the exported scores, not what ``_fit`` learns: the auto
     #: choice tries their candidates on one fit (``recommender.models.auto``).

@@ -136,14 +136,14 @@ class EASEModel(Recommender):
             return {"l2": (400.0, 10.0, 100.0, 1000.0), "dropout": (0.0,), "pair_l2": PAIR_L2_GRID}
         return {"l2": (400.0, 10.0, 100.0, 1000.0), "dropout": (0.0, 0.5), **weights}
 
-    def fit(self, dataset: Dataset) -> Self:
-        """As ``Recommender.fit``; unset ``pairs``, then an unset ``low_rank``, are then tried
+    def _choose_and_fit(self, dataset: Dataset) -> None:
+        """As ``Recommender``'s; unset ``pairs``, then an unset ``low_rank``, are then tried
         (see the module)."""
         given = self.config
         self.config = given.model_copy(
             update={"pairs": bool(given.pairs), "low_rank": given.low_rank or 0}
         )
-        super().fit(dataset)
+        super()._choose_and_fit(dataset)
         if (
             given.pairs is None
             and not given.low_rank
@@ -153,7 +153,6 @@ class EASEModel(Recommender):
             self._choose_pairs(dataset, given)
         if given.low_rank is None and not self.config.pairs and dataset.n_items <= AUTO_MAX_ITEMS:
             self._choose_low_rank(dataset, given)
-        return self
 
     def _choose_pairs(self, dataset: Dataset, given: EASEConfig) -> None:
         """The plain fit against pairs (singles ``l2``: the chosen one or a larger candidate,
@@ -169,7 +168,7 @@ class EASEModel(Recommender):
             "l2": (c.l2, *sorted(v for v in larger if v > c.l2)),
             "pair_l2": PAIR_L2_GRID if given.pair_l2 is None else (given.pair_l2,),
         }
-        choice = auto.choose(self, dataset, grid)
+        choice = auto.choose(self, dataset, grid, self._validation_split(dataset))
         chosen: dict[str, Any] = {"pairs": _beats_plain(choice, "pairs", PAIRS_MIN_GAIN)}
         if chosen["pairs"]:
             unset = {"l2": given.l2, "pair_l2": given.pair_l2, "dropout": given.dropout}
@@ -190,7 +189,7 @@ class EASEModel(Recommender):
                 LOW_RANK_WEIGHTS if given.low_rank_weight is None else (given.low_rank_weight,)
             ),
         }
-        choice = auto.choose(self, dataset, grid)
+        choice = auto.choose(self, dataset, grid, self._validation_split(dataset))
         chosen: dict[str, Any] = {"low_rank": 0}
         if _beats_plain(choice, "low_rank", LOW_RANK_MIN_GAIN):
             chosen = {"low_rank": choice.chosen["low_rank"]}

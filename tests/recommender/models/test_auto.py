@@ -66,3 +66,34 @@ def test_capped_keeps_what_fits() -> None:
     assert capped((16, 2, 8, 32), 5) == (2,)
     assert capped((16, 2, 8), 64) == (16, 2, 8)
     assert capped((16, 32), 3) == (3,)
+
+
+def test_one_fit_makes_one_validation_split_for_all_its_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import recommender.evaluation.splits as splits
+    from recommender.models.auto import validation_split
+    from recommender.models.base import Recommender
+
+    dataset = checkerboard_dataset(clients_per_group=30)
+    made: list[int] = []
+    real = splits.snapshot_split
+
+    def counted(data: Any, *, seed: int = 42) -> Any:
+        made.append(data.interactions.nnz)
+        return real(data, seed=seed)
+
+    monkeypatch.setattr(splits, "snapshot_split", counted)
+    model = build_model("ease").fit(dataset)  # l2 / dropout, then pairs and low rank
+    assert made == [dataset.interactions.nnz]
+    tables = [k for k in model.auto_choice or {} if k.endswith("validation_ndcg_at_10")]
+    assert len(tables) >= 2  # the follow-up choices validated too, on that split
+    assert model._split is None  # not kept after the fit
+
+    made.clear()  # each choice making its own split chooses the same
+    monkeypatch.setattr(
+        Recommender, "_validation_split", lambda self, data: validation_split(data, 42)
+    )
+    unshared = build_model("ease").fit(dataset)
+    assert len(made) >= 2
+    assert unshared.config == model.config and unshared.auto_choice == model.auto_choice

@@ -10,10 +10,10 @@ default ``../shared/datasets/coil2000``; real insurance portfolios), else genera
 data generate``. Every step runs as a user runs it, a fresh ``recsys`` process each, timed from
 start to exit:
 
-- ``recsys train --model ease``, twice: wall time against the run's own time for split, fit and
-  metrics (``timings.json`` of the MLflow run, printed step by step with the time outside them).
-  The first run also creates the data directory's MLflow store (reported); target on the next:
-  wall <= 4x that.
+- ``recsys train --model ease``, twice: wall time against the run's own time for split, fit,
+  metrics and the final fit on all the data (``timings.json`` of the MLflow run, printed step
+  by step with the time outside them). The first run also creates the data directory's MLflow
+  store (reported); target on the next: wall <= 4x that.
 - ``recsys evaluate`` of six models (``--models``). Target: <= 15 s.
 - ``recsys models`` on the store the runs filled. Target: <= 3 s.
 
@@ -38,8 +38,9 @@ TRAIN_RATIO_TARGET = 4.0
 EVALUATE_TARGET_S = 15.0
 MODELS_TARGET_S = 3.0
 SIX_MODELS = "ease,als,bpr,lightfm,popularity,industry_popularity"
-#: The step of a ``recsys train`` run that splits, fits and computes the metrics.
-CORE_STEP = "split, fit and evaluate"
+#: The steps of a ``recsys train`` run that are the model's own work: the split, the fit and
+#: the metrics, then the fit of the registered model on all the data (the target's "fit").
+CORE_STEPS = ("split, fit and evaluate", "fit on all data")
 
 
 def recsys(args: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for run, label in enumerate(("first run, creates the store", "next run")):
             seconds, _ = recsys(["train", "--model", "ease"], env)
             timings = run_timings(root / "data")
-            core = timings[CORE_STEP]
+            core = sum(timings.get(step, 0.0) for step in CORE_STEPS)
             ratio = seconds / core
             checked = run == 1
             if checked and ratio > TRAIN_RATIO_TARGET:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"  recsys train --model ease ({label}) {seconds:6.1f} s  = {ratio:.1f}x its "
-                f"split+fit+metrics ({core:.1f} s)  {target}"
+                f"split+fits+metrics ({core:.1f} s)  {target}"
             )
             for step_label, step in timings.items():
                 if step:

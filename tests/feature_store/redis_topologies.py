@@ -51,6 +51,22 @@ def cluster_port() -> int:
             return port
 
 
+def cluster_ports(n: int) -> list[int]:
+    """``n`` distinct free ports, none of them another's cluster bus port: picked one at a
+    time before any node binds, the OS can hand the same free port out twice, and a second
+    node on it would fail to start while the first answered its pings (a cluster "joined"
+    with one master twice: "Node config epoch is already non-zero")."""
+    ports: list[int] = []
+    taken: set[int] = set()
+    while len(ports) < n:
+        port = cluster_port()
+        if port in taken or port + 10_000 in taken:
+            continue
+        ports.append(port)
+        taken.update((port, port + 10_000))
+    return ports
+
+
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,7 +102,21 @@ class Node:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: bool(quick_client(self.port).ping()), f"redis on {self.port}", 30)
+        process = self.process
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"redis-server for port {self.port} exited with {process.returncode}"
+                )
+            pid = int(quick_client(self.port).info("server")["process_id"])
+            if pid != process.pid:  # it cannot bind: another server holds the port
+                raise RuntimeError(
+                    f"redis-server for port {self.port}: the port is another server's (pid {pid})"
+                )
+            return True
+
+        wait_for(answers, f"redis on {self.port}", 30)
         return self
 
     def kill(self) -> None:
@@ -139,8 +169,7 @@ class LocalCluster:
         self.directory = Path(tempfile.mkdtemp(prefix="recsys-cluster-"))
         self.n_masters = masters
         self.nodes: list[Node] = []
-        for n in range(masters * (1 + replicas_per_master)):
-            port = cluster_port()
+        for n, port in enumerate(cluster_ports(masters * (1 + replicas_per_master))):
             args = [
                 *_server_args(port),
                 "--cluster-enabled", "yes",
@@ -232,7 +261,7 @@ class LocalSentinel:
 
     def __init__(self, sentinels: int = 3) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="recsys-sentinel-"))
-        master_port, replica_port = cluster_port(), cluster_port()
+        master_port, replica_port, *sentinel_ports = cluster_ports(2 + sentinels)
         self.master = Node(self.directory / "master", master_port, _server_args(master_port))
         self.replica = Node(
             self.directory / "replica",
@@ -240,8 +269,7 @@ class LocalSentinel:
             [*_server_args(replica_port), "--replicaof", "127.0.0.1", str(master_port)],
         )
         self.sentinels: list[Node] = []
-        for n in range(sentinels):
-            port = cluster_port()
+        for n, port in enumerate(sentinel_ports):
             folder = self.directory / f"sentinel-{n}"
             folder.mkdir(parents=True)
             (folder / "sentinel.conf").write_text(

@@ -10,7 +10,7 @@ a config field left unset (``None``) is chosen here instead of by a fixed defaul
 by the config's seed; it works on time-stamped data too), fits each candidate on the rest and
 keeps the one with the best NDCG@10 of the hidden offers (ties: the earlier, simpler candidate).
 Candidates that differ only in the model's ``scoring_fields`` share one fit, and the choices of
-one fit (EASE's follow-up choices) share one split (``Recommender._validation_split``).
+one fit (EASE's follow-up choices) share one split (``Recommender.validation_split``).
 With too few clients to validate on, the first candidate of each field is used. The choice and
 the validation table go into the exported bundle's metadata (``auto_config``).
 """
@@ -95,15 +95,9 @@ def validation_split(dataset: Dataset, seed: int) -> ValidationSplit:
     return ValidationSplit(dataset, seed, train, truth, clients)
 
 
-def choose(
-    model: Recommender,
-    dataset: Dataset,
-    grid: Mapping[str, Sequence[Any]],
-    split: ValidationSplit | None = None,
-) -> AutoChoice:
-    """The best combination of ``grid`` (field -> candidates) for ``model`` on ``dataset``;
-    ``split`` is ``validation_split(dataset, seed)`` when a caller already has it (several
-    choices in one fit share it), else it is made here."""
+def choose(model: Recommender, dataset: Dataset, grid: Mapping[str, Sequence[Any]]) -> AutoChoice:
+    """The best combination of ``grid`` (field -> candidates) for ``model`` on ``dataset``, on
+    the model's validation split (made only when there is a choice to make, once per fit)."""
     from recommender.evaluation.metrics import ranking_metrics_per_client
 
     # fields that need a refit first, so that candidates sharing a fit come one after another
@@ -115,9 +109,7 @@ def choose(
     first = combos[0]
     if len(combos) == 1:
         return AutoChoice(first, ((first, float("nan")),), 0)
-    seed = int(getattr(model.config, "seed", 42))
-    if split is None or not split.of(dataset, seed):
-        split = validation_split(dataset, seed)
+    split = model.validation_split(dataset)
     train, truth, clients = split.train, split.truth, split.clients
     if len(clients) < MIN_VALIDATION_CLIENTS:
         return AutoChoice(first, ((first, float("nan")),), len(clients))

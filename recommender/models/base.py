@@ -93,7 +93,7 @@ class Recommender(abc.ABC):
 
     def _choose_and_fit(self, dataset: Dataset) -> None:
         """The unset fields chosen on validation, then ``_fit``; a model with follow-up choices
-        extends it (their ``auto.choose`` calls share ``_validation_split``)."""
+        extends it (their ``auto.choose`` calls share ``validation_split``)."""
         grid = {
             name: values
             for name, values in self._auto_grid(dataset).items()
@@ -102,13 +102,14 @@ class Recommender(abc.ABC):
         if grid:
             from recommender.models.auto import choose
 
-            choice = choose(self, dataset, grid, self._validation_split(dataset))
+            choice = choose(self, dataset, grid)
             self.config = self.config.model_copy(update=choice.chosen)
             self._auto = choice.metadata()
         self._fit(dataset)
 
-    def _validation_split(self, dataset: Dataset) -> ValidationSplit:
-        """``auto.validation_split`` of ``dataset``, made once per ``fit``."""
+    def validation_split(self, dataset: Dataset) -> ValidationSplit:
+        """``auto.validation_split`` of ``dataset`` with this config's seed, made once per
+        ``fit`` (every ``auto.choose`` of the fit uses it)."""
         from recommender.models.auto import validation_split
 
         seed = int(getattr(self.config, "seed", 42))

@@ -168,7 +168,7 @@ class EASEModel(Recommender):
             "l2": (c.l2, *sorted(v for v in larger if v > c.l2)),
             "pair_l2": PAIR_L2_GRID if given.pair_l2 is None else (given.pair_l2,),
         }
-        choice = auto.choose(self, dataset, grid, self._validation_split(dataset))
+        choice = auto.choose(self, dataset, grid)
         chosen: dict[str, Any] = {"pairs": _beats_plain(choice, "pairs", PAIRS_MIN_GAIN)}
         if chosen["pairs"]:
             unset = {"l2": given.l2, "pair_l2": given.pair_l2, "dropout": given.dropout}
@@ -189,7 +189,7 @@ class EASEModel(Recommender):
                 LOW_RANK_WEIGHTS if given.low_rank_weight is None else (given.low_rank_weight,)
             ),
         }
-        choice = auto.choose(self, dataset, grid, self._validation_split(dataset))
+        choice = auto.choose(self, dataset, grid)
         chosen: dict[str, Any] = {"low_rank": 0}
         if _beats_plain(choice, "low_rank", LOW_RANK_MIN_GAIN):
             chosen = {"low_rank": choice.chosen["low_rank"]}

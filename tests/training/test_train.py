@@ -147,9 +147,9 @@ def test_unset_config_is_chosen_on_the_train_part_then_again_on_all_the_data(
     calls: list[tuple[str, int]] = []
     real = auto.choose
 
-    def counted(model: Any, dataset: Any, grid: Any, split: Any = None) -> Any:
+    def counted(model: Any, dataset: Any, grid: Any) -> Any:
         calls.append((model.name, dataset.interactions.nnz))
-        return real(model, dataset, grid, split)
+        return real(model, dataset, grid)
 
     monkeypatch.setattr(auto, "choose", counted)
     result = train(TrainSettings(model="ease"), store_dir, show_progress=False)

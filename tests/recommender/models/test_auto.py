@@ -92,7 +92,7 @@ def test_one_fit_makes_one_validation_split_for_all_its_choices(
 
     made.clear()  # each choice making its own split chooses the same
     monkeypatch.setattr(
-        Recommender, "_validation_split", lambda self, data: validation_split(data, 42)
+        Recommender, "validation_split", lambda self, data: validation_split(data, 42)
     )
     unshared = build_model("ease").fit(dataset)
     assert len(made) >= 2

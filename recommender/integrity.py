@@ -7,7 +7,9 @@ Nothing is dropped silently: ``check_integrity`` returns the cleaned tables with
 Policy: exact duplicate rows (and interactions repeating an earlier one's key) are skipped and
 counted; the same id with different contents is an error; unknown client / item ids and
 prerequisites naming unknown items abort the import (``on_unknown='error'``) or are skipped
-and counted (``on_unknown='skip'``).
+and counted (``on_unknown='skip'``). Clients without an industry (a blank cell, or no
+``industry`` column) are kept and counted: an industry is what CRM exports most often leave
+blank, and such a client is ranked and explained from its segment and all clients.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ PROBLEM_KINDS: dict[str, str] = {
     "unknown_item_id": "interactions with an unknown item_id skipped",
     "duplicate_interactions": "duplicate interactions skipped (same event_id or same "
     "client, item, event_type and timestamp)",
+    "clients_without_industry": "clients without an industry, kept (their lists and reasons "
+    "use their segment and all clients instead)",
 }
 
 
@@ -225,6 +229,12 @@ def check_integrity(
         source = sources.get(name, Source(name))
         if name in _ENTITY_KEYS:
             frame = _dedupe_entities(frame, name, source, report)
+        if name == "clients" and "industry" in frame:
+            blank = frame["industry"].isna().to_numpy()
+            text = "column 'industry': no industry (kept)"
+            report.add(
+                "clients_without_industry", int(blank.sum()), _describe(frame, blank, source, text)
+            )
         out[name] = frame
     if "items" in out:
         out["items"] = _check_prerequisites(

@@ -5,15 +5,16 @@ or raises ``DataValidationError`` listing every problem with its file, 1-based d
 line), column and reason. Columns the schema does not know are passed through, so a data set
 can carry extra features; an extra client column that is entirely dates in one local format
 (``31.12.2024``, ``12/31/2024``: ``recommender.dates``) is rewritten as ISO text, the form the
-ranker reads as days (tenure, contract dates). Cross-table checks (unknown ids, duplicates) live in
-``recommender.integrity``.
+ranker reads as days (tenure, contract dates). Interactions without a ``timestamp`` column are a
+portfolio snapshot, every row dated at the import (``dated_at_import``). Cross-table checks
+(unknown ids, duplicates, clients without an industry) live in ``recommender.integrity``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,7 +111,7 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     ),
     "clients": (
         ColumnSpec("client_id", "id", required=True),
-        ColumnSpec("industry", "text", required=True),
+        ColumnSpec("industry", "text"),
         _enum("segment", Segment, required=False),
         ColumnSpec("size_band", "text"),
         ColumnSpec("region", "text"),
@@ -126,6 +127,11 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("request_id", "text"),
     ),
 }
+#: Said when interactions lack a timestamp on some rows: a date is not guessed per row.
+UNDATED_HINT = (
+    "a file without a 'timestamp' column is read as a portfolio snapshot, every row dated at "
+    "the import; a column with some dates missing is not"
+)
 #: Columns whose absence is not filled in with defaults (their presence changes meaning).
 _NOT_FILLED = frozenset({"event_id"})
 
@@ -266,7 +272,13 @@ def validate_table(
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(SCHEMAS)}")
     where = Source.of(source)
     specs = SCHEMAS[table]
-    absent = [s.name for s in specs if s.required and s.name not in frame.columns]
+    frame = schema_headers(frame, specs, where)
+    snapshot = table == "interactions" and "timestamp" not in frame.columns
+    absent = [
+        s.name
+        for s in specs
+        if s.required and s.name not in frame.columns and not (snapshot and s.name == "timestamp")
+    ]
     if absent:
         found = ", ".join(map(str, frame.columns)) or "none"
         raise DataValidationError(
@@ -277,10 +289,13 @@ def validate_table(
         )
     if frame.empty:
         raise DataValidationError([f"{where.name}: no data rows ({table} table is empty)"])
+    if snapshot:
+        frame = dated_at_import(frame, where)
 
     out = frame.reset_index(drop=True).copy()
     examples: list[tuple[int, int, str]] = []
     total = 0
+    undated = False
     for order, spec in enumerate(specs):
         if spec.name not in out.columns:
             if spec.name not in _NOT_FILLED:
@@ -290,6 +305,8 @@ def validate_table(
         missing = _missing_mask(raw)
         clean, bad, reason = _CONVERTERS[spec.kind](raw, spec, missing)
         required_missing = missing & spec.required
+        if table == "interactions" and spec.name == "timestamp":
+            undated = bool(required_missing.any())
         for mask, explain in ((required_missing, lambda _v: "value is missing"), (bad, reason)):
             count = int(mask.sum())
             if not count:
@@ -303,7 +320,8 @@ def validate_table(
         out[spec.name] = clean
     if total:
         examples.sort()
-        raise DataValidationError([text for *_key, text in examples], total)
+        hint = UNDATED_HINT if undated else None
+        raise DataValidationError([text for *_key, text in examples], total, hint=hint)
     if table == "clients":
         known = {spec.name for spec in specs}
         for name in [c for c in out.columns if c not in known]:
@@ -312,6 +330,43 @@ def validate_table(
             if iso is not None:
                 out[name] = iso
     return out
+
+
+def schema_headers(frame: pd.DataFrame, specs: Sequence[ColumnSpec], where: Source) -> pd.DataFrame:
+    """``frame`` with its headers as the schema spells them: spaces around a header dropped, and
+    a header that differs from a schema column only in case (Excel's ``Client_ID``) renamed to
+    it. Two headers naming the same column are an error naming both."""
+    names = {spec.name for spec in specs}
+    renamed: dict[Any, str] = {}
+    for column in frame.columns:
+        text = str(column).strip()
+        renamed[column] = text.lower() if text.lower() in names else text
+    seen: dict[str, list[str]] = {}
+    for column, name in renamed.items():
+        seen.setdefault(name, []).append(str(column))
+    if clashes := {name: given for name, given in seen.items() if len(given) > 1}:
+        raise DataValidationError(
+            [
+                f"{where.name}: columns {', '.join(map(repr, given))} name the same column {name!r}"
+                for name, given in clashes.items()
+            ]
+        )
+    if all(str(column) == name for column, name in renamed.items()):
+        return frame
+    return frame.rename(columns=renamed)
+
+
+def dated_at_import(frame: pd.DataFrame, where: Source) -> pd.DataFrame:
+    """Interactions without a ``timestamp`` column: a portfolio snapshot (what a client owns,
+    as most CRM exports list it), every row dated now, the time of the import. Said in a
+    warning; the snapshot split then evaluates it (``recommender.evaluation.splits``)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    _log.warning(
+        "%s: no 'timestamp' column: read as a portfolio snapshot, every row dated %s (now)",
+        where.name,
+        now.isoformat(),
+    )
+    return frame.assign(timestamp=now.isoformat())
 
 
 def _default_column(spec: ColumnSpec, length: int) -> pd.Series:

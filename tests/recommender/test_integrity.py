@@ -136,6 +136,18 @@ def test_prerequisites_to_unknown_items() -> None:
     assert tables["items"]["prerequisites"].tolist() == [[], ["i1"], []]
 
 
+def test_clients_without_an_industry_are_kept_and_counted() -> None:
+    frame = pd.DataFrame({"client_id": ["c1", "c2", "c3"], "industry": ["it", "", None]})
+    blank = validate_table(frame, "clients", source=SOURCES["clients"])
+    tables, report = check({"clients": blank})
+    assert report.rows_kept == {"clients": 3}
+    assert report.problems == {"clients_without_industry": 2}
+    assert report.examples["clients_without_industry"][0] == (
+        "clients.csv row 2 (line 3), column 'industry': no industry (kept)"
+    )
+    assert tables["clients"]["industry"].isna().tolist() == [False, True, True]
+
+
 def test_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="on_unknown"):
         check({"items": items()}, "drop")

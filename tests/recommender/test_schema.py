@@ -140,9 +140,51 @@ def test_ambiguous_or_mixed_dates_name_row_column_and_why(tmp_path: Path) -> Non
 
 
 def test_missing_required_column_names_column_and_file(tmp_path: Path) -> None:
-    text = "client_id,item_id,event_type\nc1,i1,purchase\n"
+    text = "client_id,event_type,timestamp\nc1,purchase,2024-01-01\n"
     message = error_of(write(tmp_path, "interactions.csv", text), "interactions")
-    assert "interactions.csv: missing required column 'timestamp'" in message
+    assert "interactions.csv: missing required column 'item_id'" in message
+
+
+def test_interactions_without_timestamps_are_a_snapshot_dated_at_import(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = pd.Timestamp.now(tz="UTC").floor("s")
+    text = "client_id,item_id\nc1,i1\nc1,i2\nc2,i1\n"
+    with caplog.at_level("WARNING", logger="recommender.schema"):
+        frame = read_table_file(write(tmp_path, "interactions.csv", text), "interactions")
+    assert frame["timestamp"].nunique() == 1
+    assert before <= frame["timestamp"].iloc[0] <= pd.Timestamp.now(tz="UTC")
+    assert frame["event_type"].tolist() == ["purchase"] * 3
+    assert "interactions.csv: no 'timestamp' column: read as a portfolio snapshot" in caplog.text
+
+
+def test_some_missing_timestamps_are_an_error_that_says_how_to_import_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    text = "client_id,item_id,timestamp\nc1,i1,2024-01-01\nc1,i2,\n"
+    message = error_of(write(tmp_path, "interactions.csv", text), "interactions")
+    assert "interactions.csv row 2 (line 3), column 'timestamp': value is missing" in message
+    assert "without a 'timestamp' column is read as a portfolio snapshot" in message
+    bad = "client_id,item_id,timestamp\nc1,i1,2024-01-01\nc1,i2,yesterday\n"
+    assert "portfolio snapshot" not in error_of(write(tmp_path, "i.csv", bad), "interactions")
+
+
+def test_headers_are_matched_without_surrounding_spaces_or_case(tmp_path: Path) -> None:
+    text = "\ufeff Client_ID ,ITEM_ID,Timestamp, Регион \nc1,i1,2024-01-01,north\n"
+    frame = read_table_file(write(tmp_path, "interactions.csv", text), "interactions")
+    assert frame[["client_id", "item_id", "Регион"]].iloc[0].tolist() == ["c1", "i1", "north"]
+    assert frame["timestamp"].iloc[0] == pd.Timestamp("2024-01-01", tz="UTC")
+    clash = "client_id,Client_ID,item_id,timestamp\nc1,c2,i1,2024-01-01\n"
+    message = error_of(write(tmp_path, "i.csv", clash), "interactions")
+    assert "i.csv: columns 'client_id', 'Client_ID' name the same column 'client_id'" in message
+
+
+def test_a_blank_industry_or_none_at_all_is_kept_as_unknown(tmp_path: Path) -> None:
+    text = "client_id,industry,segment\nc1,bank,B2B\nc2,,B2G\n"
+    clients = read_table_file(write(tmp_path, "clients.csv", text), "clients")
+    assert clients["industry"].isna().tolist() == [False, True]
+    bare = read_table_file(write(tmp_path, "c.csv", "client_id,region\nc1,north\n"), "clients")
+    assert bare["industry"].isna().all()
 
 
 def test_empty_file_and_header_only(tmp_path: Path) -> None:

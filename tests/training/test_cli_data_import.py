@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner, Result
 
 from feature_store.offline import OfflineStore
@@ -87,11 +88,9 @@ def test_subset_import_keeps_other_tables_and_checks_against_them(tmp_path: Path
 
 
 def test_missing_column_and_no_files(tmp_path: Path) -> None:
-    result = run(
-        tmp_path, "data", "import", *files(tmp_path, clients="client_id,segment\nc1,B2B\n")
-    )
+    result = run(tmp_path, "data", "import", *files(tmp_path, clients="industry,segment\nit,B2B\n"))
     assert result.exit_code == 2
-    assert "clients.csv: missing required column 'industry'" in result.output
+    assert "clients.csv: missing required column 'client_id'" in result.output
     assert run(tmp_path, "data", "import").exit_code == 2
 
 
@@ -137,3 +136,27 @@ def test_import_movielens_refuses_a_rating_at_epoch_0(tmp_path: Path) -> None:
         result.output
     )
     assert OfflineStore(tmp_path / "data").current_snapshot() is None
+
+
+def test_a_dateless_crm_snapshot_imports_and_evaluates_with_defaults(tmp_path: Path) -> None:
+    """A CRM export as many are: owned offers without dates, some clients without an industry.
+    It imports (dated at the import, blanks counted) and the default split is the snapshot one."""
+    rng = np.random.default_rng(0)
+    offers = [f"o{n}" for n in range(8)]
+    items = "item_id,name,kind,price\n" + "".join(f"{o},Offer {o},addon,10\n" for o in offers)
+    clients, owned = ["client_id,industry"], ["client_id,item_id"]
+    for n in range(80):
+        clients.append(f"c{n},{'' if n % 4 == 0 else ('bank', 'retail')[n % 2]}")
+        picked = rng.choice(offers[n % 2 * 3 :], size=int(rng.integers(1, 5)), replace=False)
+        owned += [f"c{n},{o}" for o in picked]
+    tables = {"clients": "\n".join(clients) + "\n", "interactions": "\n".join(owned) + "\n"}
+    result = run(tmp_path, "data", "import", *files(tmp_path, items=items, **tables))
+    assert result.exit_code == 0, result.output
+    assert "clients without an industry, kept" in result.output
+    assert "20" in result.output.split("clients without an industry")[1].splitlines()[0]
+    stamps = OfflineStore(tmp_path / "data").read_table("interactions")["timestamp"]
+    assert stamps.nunique() == 1
+    out = tmp_path / "report"
+    result = run(tmp_path, "evaluate", "--models", "popularity,ease", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "split snapshot" in result.output

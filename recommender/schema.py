@@ -249,8 +249,19 @@ def _convert_text(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Conve
     return clean, pd.Series(False, index=raw.index), lambda v: f"{v!r} is not text"
 
 
+def _convert_id(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
+    """Ids as text; a float column of whole numbers as integers (``1.0`` -> ``'1'``): a
+    Parquet writer stores an integer id column with a gap as float, and ``'1.0'`` would then
+    match no ``'1'`` of another table."""
+    if pd.api.types.is_float_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=np.float64)[~missing.to_numpy()]
+        if np.all(np.isfinite(values) & (values == np.round(values)) & (abs(values) < 2**53)):
+            raw = raw.astype("Int64")
+    return _convert_text(raw, spec, missing)
+
+
 _CONVERTERS: dict[ColumnKind, Callable[[pd.Series, ColumnSpec, pd.Series], Converted]] = {
-    "id": _convert_text,
+    "id": _convert_id,
     "text": _convert_text,
     "enum": _convert_enum,
     "number": _convert_number,

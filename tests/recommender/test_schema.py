@@ -179,6 +179,14 @@ def test_headers_are_matched_without_surrounding_spaces_or_case(tmp_path: Path) 
     assert "i.csv: columns 'client_id', 'Client_ID' name the same column 'client_id'" in message
 
 
+def test_whole_float_ids_read_as_integers(tmp_path: Path) -> None:
+    path = tmp_path / "clients.parquet"
+    pd.DataFrame({"client_id": [7.0, 12.0], "industry": ["it", "it"]}).to_parquet(path)
+    assert read_table_file(path, "clients")["client_id"].tolist() == ["7", "12"]
+    mixed = pd.DataFrame({"client_id": [7.5, 12.0], "industry": ["it", "it"]})
+    assert validate_table(mixed, "clients")["client_id"].tolist() == ["7.5", "12.0"]
+
+
 def test_a_blank_industry_or_none_at_all_is_kept_as_unknown(tmp_path: Path) -> None:
     text = "client_id,industry,segment\nc1,bank,B2B\nc2,,B2G\n"
     clients = read_table_file(write(tmp_path, "clients.csv", text), "clients")

@@ -13,6 +13,7 @@ portfolio snapshot, every row dated at the import (``dated_at_import``). Cross-t
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,23 +52,28 @@ class DataValidationError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a table came from; ``header_lines`` is set for CSV so lines can be named."""
+    """Where a table came from; ``header_lines`` is set for CSV and Excel so lines (sheet rows)
+    can be named."""
 
     name: str
     header_lines: int | None = None
+    line_word: str = "line"
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Source) -> Source:
         if isinstance(source, Source):
             return source
         name = str(source)
+        if name.lower().endswith(".xlsx"):
+            return cls(name, 1, "sheet row")
         return cls(name, 1 if name.lower().endswith(".csv") else None)
 
     def where(self, position: int) -> str:
-        """Location of the 0-based data row ``position``: 'x.csv row 17 (line 18)'."""
+        """Location of the 0-based data row ``position``: 'x.csv row 17 (line 18)',
+        'x.xlsx row 17 (sheet row 18)'."""
         text = f"{self.name} row {position + 1}"
         if self.header_lines is not None:
-            text += f" (line {position + 1 + self.header_lines})"
+            text += f" ({self.line_word} {position + 1 + self.header_lines})"
         return text
 
 
@@ -391,10 +397,34 @@ def _default_column(spec: ColumnSpec, length: int) -> pd.Series:
     return pd.Series([spec.default] * length, dtype="str")
 
 
+def read_xlsx(file: Path) -> pd.DataFrame:
+    """The first sheet of an Excel workbook (the header in its first row), every cell as the
+    text a CSV export of it would hold: whole numbers without ``.0``, dates as ISO text."""
+    with pd.ExcelFile(file, engine="openpyxl") as workbook:
+        names = workbook.sheet_names
+        if len(names) > 1:
+            _log.warning("%s: read sheet %r, the first of %d", file, names[0], len(names))
+        raw = pd.read_excel(workbook, sheet_name=names[0], dtype=object)
+    return raw.map(_cell_text)
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return np.nan
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    text = str(value).strip()
+    return text if text else np.nan
+
+
 def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
     """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
-    commas in ';' files: ``recommender.csv_dialect``) or Parquet file; validate it as
-    ``table``."""
+    commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx (its first sheet, cells as
+    text: ``read_xlsx``) or Parquet file; validate it as ``table``."""
     file = Path(path)
     if not file.is_file():
         raise DataValidationError([f"{file}: file not found"])
@@ -410,9 +440,11 @@ def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
                 raw = csv_dialect.decimal_points(raw, numbers)
         elif suffix in (".parquet", ".pq"):
             raw = pd.read_parquet(file)
+        elif suffix == ".xlsx":
+            raw = read_xlsx(file)
         else:
             raise DataValidationError(
-                [f"{file}: unsupported file type {suffix!r} (CSV or Parquet)"]
+                [f"{file}: unsupported file type {suffix!r} (CSV, Parquet or Excel .xlsx)"]
             )
     except pd.errors.EmptyDataError:
         raise DataValidationError([f"{file}: file is empty (no header line)"]) from None

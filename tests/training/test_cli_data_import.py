@@ -160,3 +160,27 @@ def test_a_dateless_crm_snapshot_imports_and_evaluates_with_defaults(tmp_path: P
     result = run(tmp_path, "evaluate", "--models", "popularity,ease", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "split snapshot" in result.output
+
+
+def test_excel_workbooks_import_like_csv(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    args: list[str] = []
+    for table, text in {"items": ITEMS, "clients": CLIENTS, "interactions": INTERACTIONS}.items():
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for line in text.splitlines():
+            sheet.append(line.split(","))
+        book.save(tmp_path / f"{table}.xlsx")
+        args += [f"--{table}", str(tmp_path / f"{table}.xlsx")]
+    result = run(tmp_path, "data", "import", *args)
+    assert result.exit_code == 2
+    assert "interactions.xlsx row 4 (sheet row 5), column 'client_id': unknown client" in (
+        result.output
+    )
+    result = run(tmp_path, "data", "import", *args, "--on-unknown", "skip")
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    assert store.read_table("items")["prerequisites"].tolist() == [[], ["i1"]]
+    assert len(store.read_table("interactions")) == 2

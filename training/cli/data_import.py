@@ -38,7 +38,8 @@ def import_files(
     data_dir: PathLike | None = None,
     on_unknown: OnUnknown = "error",
 ) -> tuple[str, ImportReport]:
-    """Import any subset of the tables from CSV / Parquet files; returns (snapshot, report).
+    """Import any subset of the tables from CSV / Excel / Parquet files; returns (snapshot,
+    report).
 
     Tables not given are kept from the current snapshot and checked with the new ones.
     """
@@ -127,14 +128,14 @@ def _run(action: str, job: Callable[[], tuple[str, ImportReport]]) -> None:
 
 def import_command(
     items: Annotated[
-        Path | None, typer.Option("--items", help="Catalog items, CSV or Parquet.")
+        Path | None, typer.Option("--items", help="Catalog items, CSV, Excel .xlsx or Parquet.")
     ] = None,
     clients: Annotated[
-        Path | None, typer.Option("--clients", help="Clients with features, CSV or Parquet.")
+        Path | None, typer.Option("--clients", help="Clients with features, CSV, .xlsx or Parquet.")
     ] = None,
     interactions: Annotated[
         Path | None,
-        typer.Option("--interactions", help="Long-format interactions, CSV or Parquet."),
+        typer.Option("--interactions", help="Long-format interactions, CSV, .xlsx or Parquet."),
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -147,7 +148,7 @@ def import_command(
         ),
     ] = OnUnknownChoice.ERROR,
 ) -> None:
-    """Import CSV / Parquet tables into the offline store (tables not given are kept).
+    """Import CSV / Excel / Parquet tables into the offline store (tables not given are kept).
 
     List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601 or
     one local format per column (31.12.2024, 31/12/2024, 12/31/2024; ambiguous columns are an

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +58,8 @@ class Source:
     name: str
     header_lines: int | None = None
     line_word: str = "line"
+    #: The file's row of each table row, when they differ (a wide file read as long rows).
+    rows: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Source) -> Source:
@@ -68,9 +70,15 @@ class Source:
             return cls(name, 1, "sheet row")
         return cls(name, 1 if name.lower().endswith(".csv") else None)
 
+    def with_rows(self, rows: np.ndarray) -> Source:
+        """This source for a table whose row ``i`` comes from the file's row ``rows[i]``."""
+        return replace(self, rows=np.asarray(rows, dtype=np.int64))
+
     def where(self, position: int) -> str:
         """Location of the 0-based data row ``position``: 'x.csv row 17 (line 18)',
         'x.xlsx row 17 (sheet row 18)'."""
+        if self.rows is not None:
+            position = int(self.rows[position])
         text = f"{self.name} row {position + 1}"
         if self.header_lines is not None:
             text += f" ({self.line_word} {position + 1 + self.header_lines})"
@@ -425,6 +433,15 @@ def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
     """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
     commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx (its first sheet, cells as
     text: ``read_xlsx``) or Parquet file; validate it as ``table``."""
+    return read_table_source(path, table)[0]
+
+
+def read_table_source(
+    path: str | os.PathLike[str], table: str, *, offers: Collection[str] = ()
+) -> tuple[pd.DataFrame, Source]:
+    """``read_table_file``, and the source naming the file's rows. Interactions without an
+    ``item_id`` column but with columns named as ``offers`` are a client x offer table, read as
+    long rows (``recommender.wide``)."""
     file = Path(path)
     if not file.is_file():
         raise DataValidationError([f"{file}: file not found"])
@@ -454,4 +471,16 @@ def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
         if isinstance(exc, DataValidationError):
             raise
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
-    return validate_table(raw, table, source=Source.of(file))
+    source = Source.of(file)
+    if table == "interactions" and offers:
+        from recommender import wide
+
+        raw = schema_headers(raw, SCHEMAS[table], source)
+        if columns := wide.offer_columns(raw, offers):
+            _log.warning(
+                "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",
+                file,
+                len(columns),
+            )
+            raw, source = wide.long_from_wide(raw, offers, source)
+    return validate_table(raw, table, source=source), source

@@ -184,3 +184,21 @@ def test_excel_workbooks_import_like_csv(tmp_path: Path) -> None:
     store = OfflineStore(tmp_path / "data")
     assert store.read_table("items")["prerequisites"].tolist() == [[], ["i1"]]
     assert len(store.read_table("interactions")) == 2
+
+
+def test_a_client_x_offer_table_imports_against_the_stored_catalogue(tmp_path: Path) -> None:
+    result = run(tmp_path, "data", "import", *files(tmp_path, items=ITEMS, clients=CLIENTS))
+    assert result.exit_code == 0, result.output
+    wide = "client_id;i1;i2\nc1;1;0\nc2;;3\nc9;1;0\n"
+    result = run(tmp_path, "data", "import", *files(tmp_path, interactions=wide))
+    assert result.exit_code == 2
+    assert "interactions.csv row 3 (line 4), column 'client_id': unknown client 'c9'" in (
+        result.output
+    )
+    result = run(tmp_path, "data", "import", *files(tmp_path, interactions=wide[:-7]))
+    assert result.exit_code == 0, result.output
+    owned = OfflineStore(tmp_path / "data").read_table("interactions")
+    assert owned[["client_id", "item_id", "value"]].to_numpy().tolist() == [
+        ["c1", "i1", 1.0],
+        ["c2", "i2", 3.0],
+    ]

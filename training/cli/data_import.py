@@ -20,6 +20,7 @@ import typer
 from training.cli.common import table_console
 
 if TYPE_CHECKING:
+    import pandas as pd
     from rich.console import Console
 
     from recommender.integrity import ImportReport, OnUnknown
@@ -45,14 +46,22 @@ def import_files(
     """
     from feature_store.offline import TABLES, OfflineStore
     from recommender.integrity import check_integrity
-    from recommender.schema import Source, read_table_file
+    from recommender.schema import Source, read_table_source
 
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:
         raise ValueError(f"give at least one of {', '.join(TABLES)} (got {sorted(files)})")
     store = OfflineStore(data_dir)
-    tables = {name: read_table_file(path, name) for name, path in files.items()}
-    sources = {name: Source.of(path) for name, path in files.items()}
+    tables: dict[str, pd.DataFrame] = {}
+    sources: dict[str, Source] = {}
+    for name in sorted(files, key=TABLES.index):  # items first: a wide file names offers
+        offers: list[str] = []
+        if name == "interactions":
+            catalogue = tables.get("items")
+            if catalogue is None and "items" in store.tables():
+                catalogue = store.read_table("items")
+            offers = [] if catalogue is None else catalogue["item_id"].tolist()
+        tables[name], sources[name] = read_table_source(files[name], name, offers=offers)
     current = store.current_snapshot()
     for name in set(store.tables()) - set(files):
         tables[name] = store.read_table(name)
@@ -135,7 +144,13 @@ def import_command(
     ] = None,
     interactions: Annotated[
         Path | None,
-        typer.Option("--interactions", help="Long-format interactions, CSV, .xlsx or Parquet."),
+        typer.Option(
+            "--interactions",
+            help=(
+                "Interactions, long or one row per client and a column per offer; CSV, .xlsx "
+                "or Parquet."
+            ),
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,

@@ -7,7 +7,9 @@ Nothing is dropped silently: ``check_integrity`` returns the cleaned tables with
 Policy: exact duplicate rows (and interactions repeating an earlier one's key) are skipped and
 counted; the same id with different contents is an error; unknown client / item ids and
 prerequisites naming unknown items abort the import (``on_unknown='error'``) or are skipped
-and counted (``on_unknown='skip'``). Clients without an industry (a blank cell, or no
+and counted (``on_unknown='skip'``); an interaction naming an offer by its name (no offer has
+that id, exactly one has that name: a CRM export often lists products by name) is read as that
+offer's id and counted. Clients without an industry (a blank cell, or no
 ``industry`` column) are kept and counted: an industry is what CRM exports most often leave
 blank, and such a client is ranked and explained from its segment and all clients.
 """
@@ -37,6 +39,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "unknown_item_id": "interactions with an unknown item_id skipped",
     "duplicate_interactions": "duplicate interactions skipped (same event_id or same "
     "client, item, event_type and timestamp)",
+    "item_names_as_ids": "interactions naming an offer by its name, read as its item_id",
     "clients_without_industry": "clients without an industry, kept (their lists and reasons "
     "use their segment and all clients instead)",
 }
@@ -143,6 +146,38 @@ def _check_prerequisites(
     return items
 
 
+def offer_names(items: pd.DataFrame) -> dict[str, str]:
+    """Offer name -> item_id, for names that no other offer shares and that are no offer's id."""
+    ids = set(items["item_id"].tolist())
+    names = items["name"].dropna()
+    unique = names[~names.duplicated(keep=False)]
+    return {
+        name: item
+        for name, item in zip(
+            unique.tolist(), items.loc[unique.index, "item_id"].tolist(), strict=True
+        )
+        if name not in ids
+    }
+
+
+def _names_as_ids(
+    frame: pd.DataFrame, items: pd.DataFrame, source: Source, report: ImportReport
+) -> pd.DataFrame:
+    """Interactions whose ``item_id`` is no offer's id but exactly one offer's name (a CRM
+    export lists the product's name) read as that offer's id, counted with examples."""
+    names = offer_names(items)
+    column = frame["item_id"]
+    named = (~column.isin(set(items["item_id"].tolist())) & column.isin(set(names))).to_numpy()
+    if not named.any():
+        return frame
+    frame = frame.copy()
+    frame.loc[named, "mapped_id"] = column[named].map(names)
+    text = "column 'item_id': {item_id!r} is the name of offer {mapped_id!r}"
+    report.add("item_names_as_ids", int(named.sum()), _describe(frame, named, source, text))
+    frame.loc[named, "item_id"] = frame.loc[named, "mapped_id"]
+    return frame.drop(columns="mapped_id")
+
+
 def _check_interactions(
     frame: pd.DataFrame,
     ids: Mapping[str, set[str] | None],
@@ -239,6 +274,13 @@ def check_integrity(
     if "items" in out:
         out["items"] = _check_prerequisites(
             out["items"], sources.get("items", Source("items")), on_unknown, report
+        )
+    if "interactions" in out and "items" in out:
+        out["interactions"] = _names_as_ids(
+            out["interactions"],
+            out["items"],
+            sources.get("interactions", Source("interactions")),
+            report,
         )
     if "interactions" in out:
         known = {

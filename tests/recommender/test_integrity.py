@@ -148,6 +148,35 @@ def test_clients_without_an_industry_are_kept_and_counted() -> None:
     assert tables["clients"]["industry"].isna().tolist() == [False, True, True]
 
 
+def test_an_offer_named_by_its_unique_name_is_read_as_its_id() -> None:
+    catalogue = items(name=["One", "Shared", "Shared"])
+    rows = [
+        ("c1", "One", "purchase", "2024-01-01"),
+        ("c2", "i2", "purchase", "2024-01-01"),
+        ("c2", "One", "purchase", "2024-01-02"),
+    ]
+    tables, report = check(
+        {"items": catalogue, "clients": clients(), "interactions": interactions(rows)}
+    )
+    assert tables["interactions"]["item_id"].tolist() == ["i1", "i2", "i1"]
+    assert report.problems == {"item_names_as_ids": 2}
+    assert report.examples["item_names_as_ids"][0] == (
+        "interactions.csv row 1 (line 2), column 'item_id': 'One' is the name of offer 'i1'"
+    )
+    with pytest.raises(DataValidationError, match="unknown item 'Shared'"):
+        check(
+            {
+                "items": catalogue,
+                "interactions": interactions([("c1", "Shared", "view", "2024-01-01")]),
+            }
+        )
+    # an id wins over another offer's name
+    named_like_an_id = items(name=["i2", "Two", "Three"])
+    tables, report = check({"items": named_like_an_id, "interactions": interactions(rows[1:2])})
+    assert tables["interactions"]["item_id"].tolist() == ["i2"]
+    assert report.problems == {}
+
+
 def test_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="on_unknown"):
         check({"items": items()}, "drop")

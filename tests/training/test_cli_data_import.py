@@ -202,3 +202,18 @@ def test_a_client_x_offer_table_imports_against_the_stored_catalogue(tmp_path: P
         ["c1", "i1", 1.0],
         ["c2", "i2", 3.0],
     ]
+
+
+def test_a_wide_table_may_name_offers_by_their_names(tmp_path: Path) -> None:
+    result = run(tmp_path, "data", "import", *files(tmp_path, items=ITEMS, clients=CLIENTS))
+    assert result.exit_code == 0, result.output
+    wide = "client_id;Basic;Linux\nc1;1;0\nc2;1;1\n"
+    result = run(tmp_path, "data", "import", *files(tmp_path, interactions=wide))
+    assert result.exit_code == 0, result.output
+    assert "naming an offer by its name" in result.output
+    owned = OfflineStore(tmp_path / "data").read_table("interactions")
+    assert owned[["client_id", "item_id"]].to_numpy().tolist() == [
+        ["c1", "i1"],
+        ["c2", "i1"],
+        ["c2", "i2"],
+    ]

@@ -45,7 +45,7 @@ def import_files(
     Tables not given are kept from the current snapshot and checked with the new ones.
     """
     from feature_store.offline import TABLES, OfflineStore
-    from recommender.integrity import check_integrity
+    from recommender.integrity import check_integrity, offer_names
     from recommender.schema import Source, read_table_source
 
     unknown = sorted(set(files) - set(TABLES))
@@ -60,7 +60,8 @@ def import_files(
             catalogue = tables.get("items")
             if catalogue is None and "items" in store.tables():
                 catalogue = store.read_table("items")
-            offers = [] if catalogue is None else catalogue["item_id"].tolist()
+            if catalogue is not None:  # a wide file's columns may be offers' ids or names
+                offers = [*catalogue["item_id"].tolist(), *offer_names(catalogue)]
         tables[name], sources[name] = read_table_source(files[name], name, offers=offers)
     current = store.current_snapshot()
     for name in set(store.tables()) - set(files):

@@ -1,30 +1,30 @@
 """Table schemas of imported data and their vectorized validation.
 
-``validate_table`` turns a raw frame (CSV read as strings, or Parquet) into a clean typed frame,
-or raises ``DataValidationError`` listing every problem with its file, 1-based data row (and CSV
-line), column and reason. Columns the schema does not know are passed through, so a data set
-can carry extra features; an extra client column that is entirely dates in one local format
-(``31.12.2024``, ``12/31/2024``: ``recommender.dates``) is rewritten as ISO text, the form the
-ranker reads as days (tenure, contract dates). Interactions without a ``timestamp`` column are a
-portfolio snapshot, every row dated at the import (``dated_at_import``). Cross-table checks
-(unknown ids, duplicates, clients without an industry) live in ``recommender.integrity``.
+``validate_table`` turns a raw frame (a file read by ``recommender.table_files``: CSV and Excel
+cells as strings, Parquet typed) into a clean typed frame, or raises ``DataValidationError``
+listing every problem with its file, 1-based data row (and CSV line), column and reason.
+Headers match the schema's names without surrounding spaces or case (``schema_headers``).
+Columns the schema does not know are passed through, so a data set can carry extra features; an
+extra client column that is entirely dates in one local format (``31.12.2024``, ``12/31/2024``:
+``recommender.dates``) is rewritten as ISO text, the form the ranker reads as days (tenure,
+contract dates). Interactions without a ``timestamp`` column are a portfolio snapshot, every row
+dated at the import (``dated_at_import``). Cross-table checks (unknown ids, duplicates, clients
+without an industry) live in ``recommender.integrity``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from recommender import csv_dialect, dates
+from recommender import dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
 
@@ -403,84 +403,3 @@ def _default_column(spec: ColumnSpec, length: int) -> pd.Series:
     if spec.kind == "timestamp":
         return pd.Series(pd.NaT, index=range(length), dtype="datetime64[us, UTC]")
     return pd.Series([spec.default] * length, dtype="str")
-
-
-def read_xlsx(file: Path) -> pd.DataFrame:
-    """The first sheet of an Excel workbook (the header in its first row), every cell as the
-    text a CSV export of it would hold: whole numbers without ``.0``, dates as ISO text."""
-    with pd.ExcelFile(file, engine="openpyxl") as workbook:
-        names = workbook.sheet_names
-        if len(names) > 1:
-            _log.warning("%s: read sheet %r, the first of %d", file, names[0], len(names))
-        raw = pd.read_excel(workbook, sheet_name=names[0], dtype=object)
-    return raw.map(_cell_text)
-
-
-def _cell_text(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return np.nan
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if isinstance(value, datetime | pd.Timestamp):
-        return value.isoformat()
-    text = str(value).strip()
-    return text if text else np.nan
-
-
-def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
-    """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
-    commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx (its first sheet, cells as
-    text: ``read_xlsx``) or Parquet file; validate it as ``table``."""
-    return read_table_source(path, table)[0]
-
-
-def read_table_source(
-    path: str | os.PathLike[str], table: str, *, offers: Collection[str] = ()
-) -> tuple[pd.DataFrame, Source]:
-    """``read_table_file``, and the source naming the file's rows. Interactions without an
-    ``item_id`` column but with columns named as ``offers`` are a client x offer table, read as
-    long rows (``recommender.wide``)."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataValidationError([f"{file}: file not found"])
-    suffix = file.suffix.lower()
-    try:
-        if suffix == ".csv":
-            dialect = csv_dialect.sniff(file)
-            if dialect != csv_dialect.Dialect("utf-8-sig", ","):
-                _log.warning("%s: read as %s", file, dialect.describe())
-            raw = csv_dialect.read_csv(file, dialect)
-            if dialect.decimal_comma:
-                numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
-                raw = csv_dialect.decimal_points(raw, numbers)
-        elif suffix in (".parquet", ".pq"):
-            raw = pd.read_parquet(file)
-        elif suffix == ".xlsx":
-            raw = read_xlsx(file)
-        else:
-            raise DataValidationError(
-                [f"{file}: unsupported file type {suffix!r} (CSV, Parquet or Excel .xlsx)"]
-            )
-    except pd.errors.EmptyDataError:
-        raise DataValidationError([f"{file}: file is empty (no header line)"]) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataValidationError([f"{file}: cannot be parsed: {exc}"]) from None
-    except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
-        if isinstance(exc, DataValidationError):
-            raise
-        raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
-    source = Source.of(file)
-    if table == "interactions" and offers:
-        from recommender import wide
-
-        raw = schema_headers(raw, SCHEMAS[table], source)
-        if columns := wide.offer_columns(raw, offers):
-            _log.warning(
-                "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",
-                file,
-                len(columns),
-            )
-            raw, source = wide.long_from_wide(raw, offers, source)
-    return validate_table(raw, table, source=source), source

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from recommender import csv_dialect
-from recommender.schema import DataValidationError, read_table_file
+from recommender.schema import DataValidationError
+from recommender.table_files import read_table_file
 
 ITEMS = (
     "item_id;name;kind;price;margin\n"

@@ -6,13 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.schema import (
-    MAX_LISTED,
-    DataValidationError,
-    Source,
-    read_table_file,
-    validate_table,
-)
+from recommender.schema import MAX_LISTED, DataValidationError, Source, validate_table
+from recommender.table_files import read_table_file
 
 ITEMS_CSV = """item_id,name,kind,family,price,margin,eligibility,prerequisites,vendor,tags
 sup_basic,Basic support,tariff,support,100,0.2,both,,,support
@@ -179,36 +174,6 @@ def test_headers_are_matched_without_surrounding_spaces_or_case(tmp_path: Path) 
     assert "i.csv: columns 'client_id', 'Client_ID' name the same column 'client_id'" in message
 
 
-def test_an_excel_workbook_reads_its_first_sheet_as_a_csv_export_would(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    from datetime import datetime
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Клиенты"
-    sheet.append(["client_id", "industry", "signup_date", "Выручка", "Договор"])
-    sheet.append(["000123", "Банки", datetime(2021, 3, 4), 1200.0, "31.12.2020"])
-    sheet.append([77, None, None, 1234.5, "01.02.2019"])
-    book.create_sheet("Справка").append(["not", "read"])
-    path = tmp_path / "clients.xlsx"
-    book.save(path)
-    with caplog.at_level("WARNING", logger="recommender.schema"):
-        clients = read_table_file(path, "clients")
-    assert "read sheet 'Клиенты', the first of 2" in caplog.text
-    assert clients["client_id"].tolist() == ["000123", "77"]
-    assert clients["industry"].isna().tolist() == [False, True]
-    assert clients["signup_date"].iloc[0] == pd.Timestamp("2021-03-04", tz="UTC")
-    assert clients["Выручка"].tolist() == ["1200", "1234.5"]
-    assert clients["Договор"].tolist() == ["2020-12-31", "2019-02-01"]
-    sheet.append(["c9", "it", "yesterday", 1, ""])
-    book.save(path)
-    assert "clients.xlsx row 3 (sheet row 4), column 'signup_date'" in error_of(path, "clients")
-
-
 def test_whole_float_ids_read_as_integers(tmp_path: Path) -> None:
     path = tmp_path / "clients.parquet"
     pd.DataFrame({"client_id": [7.0, 12.0], "industry": ["it", "it"]}).to_parquet(path)
@@ -240,14 +205,6 @@ def test_many_problems_are_capped_with_total(tmp_path: Path) -> None:
     assert message.startswith("50 problem(s)")
     assert f"... and {50 - MAX_LISTED} more" in message
     assert "clients.csv row 1 (line 2), column 'segment': 'B2X'" in message
-
-
-def test_unsupported_or_missing_file(tmp_path: Path) -> None:
-    assert "unsupported file type '.xls'" in error_of(write(tmp_path, "a.xls", "x"), "items")
-    assert "a.xlsx: cannot be read: File is not a zip file" in error_of(
-        write(tmp_path, "a.xlsx", "x"), "items"
-    )
-    assert "nope.csv: file not found" in error_of(tmp_path / "nope.csv", "items")
 
 
 def test_parquet_with_lists_naive_datetimes_and_extra_columns(tmp_path: Path) -> None:

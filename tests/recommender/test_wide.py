@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.schema import DataValidationError, Source, read_table_source
+from recommender.schema import DataValidationError, Source
+from recommender.table_files import read_table_source
 from recommender.wide import long_from_wide, offer_columns
 
 OFFERS = ("backup", "monitoring", "linux_1")

@@ -46,7 +46,8 @@ def import_files(
     """
     from feature_store.offline import TABLES, OfflineStore
     from recommender.integrity import check_integrity, offer_names
-    from recommender.schema import Source, read_table_source
+    from recommender.schema import Source
+    from recommender.table_files import read_table_source
 
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:

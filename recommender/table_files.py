@@ -1,0 +1,108 @@
+"""Table files read as the schema's tables: CSV as Russian Excel and 1C write it
+(``recommender.csv_dialect``), Excel .xlsx workbooks, Parquet, and a client x offer table read
+as long interactions (``recommender.wide``). Each is validated by ``recommender.schema``, and
+problems name the file's rows (CSV lines, sheet rows, the wide table's rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Collection
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender import csv_dialect, wide
+from recommender.schema import (
+    SCHEMAS,
+    DataValidationError,
+    Source,
+    schema_headers,
+    validate_table,
+)
+
+_log = logging.getLogger(__name__)
+
+
+def read_xlsx(file: Path) -> pd.DataFrame:
+    """The first sheet of an Excel workbook (the header in its first row), every cell as the
+    text a CSV export of it would hold: whole numbers without ``.0``, dates as ISO text."""
+    with pd.ExcelFile(file, engine="openpyxl") as workbook:
+        names = workbook.sheet_names
+        if len(names) > 1:
+            _log.warning("%s: read sheet %r, the first of %d", file, names[0], len(names))
+        raw = pd.read_excel(workbook, sheet_name=names[0], dtype=object)
+    return raw.map(_cell_text)
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return np.nan
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    text = str(value).strip()
+    return text if text else np.nan
+
+
+def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
+    """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
+    commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx (its first sheet, cells as
+    text: ``read_xlsx``) or Parquet file; validate it as ``table``."""
+    return read_table_source(path, table)[0]
+
+
+def read_table_source(
+    path: str | os.PathLike[str], table: str, *, offers: Collection[str] = ()
+) -> tuple[pd.DataFrame, Source]:
+    """``read_table_file``, and the source naming the file's rows. Interactions without an
+    ``item_id`` column but with columns named as ``offers`` are a client x offer table, read as
+    long rows (``recommender.wide``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataValidationError([f"{file}: file not found"])
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".csv":
+            dialect = csv_dialect.sniff(file)
+            if dialect != csv_dialect.Dialect("utf-8-sig", ","):
+                _log.warning("%s: read as %s", file, dialect.describe())
+            raw = csv_dialect.read_csv(file, dialect)
+            if dialect.decimal_comma:
+                numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
+                raw = csv_dialect.decimal_points(raw, numbers)
+        elif suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(file)
+        elif suffix == ".xlsx":
+            raw = read_xlsx(file)
+        else:
+            raise DataValidationError(
+                [f"{file}: unsupported file type {suffix!r} (CSV, Parquet or Excel .xlsx)"]
+            )
+    except pd.errors.EmptyDataError:
+        raise DataValidationError([f"{file}: file is empty (no header line)"]) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise DataValidationError([f"{file}: cannot be parsed: {exc}"]) from None
+    except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
+        if isinstance(exc, DataValidationError):
+            raise
+        raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
+    source = Source.of(file)
+    if table == "interactions" and offers:
+        raw = schema_headers(raw, SCHEMAS[table], source)
+        if columns := wide.offer_columns(raw, offers):
+            _log.warning(
+                "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",
+                file,
+                len(columns),
+            )
+            raw, source = wide.long_from_wide(raw, offers, source)
+    return validate_table(raw, table, source=source), source

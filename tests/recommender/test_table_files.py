@@ -5,20 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.schema import DataValidationError
 from recommender.table_files import read_table_file
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def error_of(path: Path, table: str) -> str:
-    with pytest.raises(DataValidationError) as info:
-        read_table_file(path, table)
-    return str(info.value)
+from tests.recommender.test_schema import error_of, write
 
 
 def test_an_excel_workbook_reads_its_first_sheet_as_a_csv_export_would(

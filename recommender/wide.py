@@ -40,6 +40,8 @@ def long_from_wide(
     long row, its wide row. ``frame`` holds text cells (CSV, Excel) or numbers (Parquet)."""
     frame = frame.reset_index(drop=True)
     items = offer_columns(frame, offers)
+    if not items:
+        raise DataValidationError([f"{source.name}: no column names an offer of the catalogue"])
     others = [str(c) for c in frame.columns if str(c) not in {"client_id", *items, *ROW_COLUMNS}]
     if others:
         raise DataValidationError(
@@ -51,7 +53,7 @@ def long_from_wide(
             ],
             hint="a long file has one row per client and offer, with an 'item_id' column",
         )
-    counts = np.empty((len(frame), len(items)), dtype=np.float64)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (rows, offer, count) each
     problems: list[str] = []
     total = 0
     for j, item in enumerate(items):
@@ -66,15 +68,19 @@ def long_from_wide(
                 f"{source.where(int(position))}, column {item!r}: {raw.iloc[position]!r} is "
                 f"not a count of offer {item!r} (a number from 0 to {MAX_EVENT_VALUE:g})"
             )
-        counts[:, j] = values.fillna(0.0).to_numpy(dtype=np.float64)
+        counts = values.fillna(0.0).to_numpy(dtype=np.float64)
+        owned = np.flatnonzero(counts > 0)
+        parts.append((owned, np.full(len(owned), j), counts[owned]))
     if total:
         raise DataValidationError(problems[:MAX_LISTED], total)
-    rows, cols = np.nonzero(counts > 0)  # row-major: each client's offers in column order
+    rows, cols, value = (np.concatenate(p) for p in zip(*parts, strict=True))
+    order = np.lexsort((cols, rows))  # each client's offers together, in column order
+    rows, cols = rows[order], cols[order]
     long = pd.DataFrame(
         {
             "client_id": frame["client_id"].to_numpy()[rows],
             "item_id": np.asarray(items, dtype=object)[cols],
-            "value": counts[rows, cols],
+            "value": value[order],
         }
     )
     for column in ROW_COLUMNS:

@@ -40,6 +40,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
 from recommender.trees import TreeEnsemble, predict_block
@@ -51,9 +52,15 @@ ITEM, SCORE, RANK, LOG_POPULARITY, N_OWNED = range(len(BASE_FEATURES))
 MAX_PORTFOLIO_BITS = 128
 #: Most distinct values of a text attribute used as a categorical feature (the most frequent).
 MAX_CATEGORIES = 64
+#: Clients' worth of the overall share an attribute value's own share is shrunk towards.
+AFFINITY_SMOOTHING = 20.0
+#: Fewest clients holding a value for it to have an affinity (else NaN): the training rows read
+#: the table serving reads, fitted on their own clients, so a small group's would be its labels.
+AFFINITY_MIN_CLIENTS = 30
 #: Array names inside ``ServableModel.ranker_arrays``.
 TREE_PREFIX = "tree."
 LOG_POPULARITY_ARRAY = "item_log_popularity"
+AFFINITY_ARRAY = "attribute_affinity"
 METADATA_KEY = "ranker"
 
 ColumnReader = Callable[[str], Sequence[str | None]]
@@ -74,6 +81,9 @@ class RankerSpec:
     #: The first-stage prior every score starts from: ``intercept + slope * log1p(rank)``
     #: (a logistic fit of the label on the rank); the trees add corrections to it.
     prior: tuple[float, float] = (0.0, -1.0)
+    #: An affinity column for each of the first ``affinity`` categorical attributes: the
+    #: offer's log-lift among the clients sharing the client's value (``affinity_table``).
+    affinity: int = 0
 
     def prior_of(self, rank: np.ndarray) -> np.ndarray:
         """The prior (float64) of rows at first-stage ``rank``."""
@@ -88,13 +98,28 @@ class RankerSpec:
         return len(BASE_FEATURES) + (self.n_items if self.portfolio_bits else 0)
 
     @property
+    def n_affinities(self) -> int:
+        return min(self.affinity, len(self.categorical))
+
+    @property
     def n_features(self) -> int:
-        return self.attribute_offset + self.n_attributes
+        return self.attribute_offset + self.n_attributes + self.n_affinities
 
     def feature_names(self) -> list[str]:
         bits = [f"owns_{i}" for i in range(self.n_items)] if self.portfolio_bits else []
         attributes = [name for name, _ in self.categorical] + [*self.numeric, *self.dates]
-        return [*BASE_FEATURES, *bits, *(f"client.{a}" for a in attributes)]
+        affinities = [f"affinity.{name}" for name, _ in self.categorical[: self.n_affinities]]
+        return [*BASE_FEATURES, *bits, *(f"client.{a}" for a in attributes), *affinities]
+
+    def affinity_offsets(self) -> np.ndarray:
+        """First row of each categorical attribute's block in the affinity table (int64; empty
+        without affinity columns)."""
+        sizes = [len(vocab) for _, vocab in self.categorical[: self.n_affinities]]
+        return np.concatenate([[0], np.cumsum(sizes)])[:-1].astype(np.int64)
+
+    @property
+    def affinity_rows(self) -> int:
+        return sum(len(vocab) for _, vocab in self.categorical[: self.n_affinities])
 
     def categorical_features(self) -> list[int]:
         """Columns LightGBM treats as categorical: the item and the categorical attributes."""
@@ -129,6 +154,7 @@ class RankerSpec:
             "dates": list(self.dates),
             "candidates": self.candidates,
             "prior": list(self.prior),
+            "affinity": self.affinity,
         }
 
     @classmethod
@@ -147,6 +173,7 @@ class RankerSpec:
                 candidates=int(data["candidates"]),
                 dates=tuple(str(name) for name in data.get("dates", ())),
                 prior=(float(data["prior"][0]), float(data["prior"][1])),
+                affinity=int(data.get("affinity", 0)),
             )
         except KeyError as exc:
             raise ValueError(f"metadata[{METADATA_KEY!r}] lacks {exc.args[0]!r}") from None
@@ -201,11 +228,15 @@ def infer_spec(
     n_items: int,
     candidates: int,
     max_categories: int = MAX_CATEGORIES,
+    affinity: bool = True,
 ) -> RankerSpec:
     """Numeric columns (every present value parses as a number), dates (every present value
     is ISO date text) and categorical ones (the rest: ``_vocabulary``); columns with no value,
-    or no repeated value among more than ``max_categories``, are left out."""
+    or no repeated value among more than ``max_categories``, are left out. With ``affinity``,
+    the categorical columns where two values or more are each held by ``AFFINITY_MIN_CLIENTS``
+    come first and get an affinity column each."""
     categorical: list[tuple[str, tuple[str, ...]]] = []
+    contrasted: set[str] = set()
     numeric: list[str] = []
     dates: list[str] = []
     for name in columns:
@@ -219,6 +250,11 @@ def infer_spec(
             dates.append(name)
         elif vocabulary := _vocabulary(present, max_categories):
             categorical.append((name, vocabulary))
+            held = Counter(v for v in present if v in set(vocabulary))
+            if sum(n >= AFFINITY_MIN_CLIENTS for n in held.values()) >= 2:
+                contrasted.add(name)
+    if affinity:  # a stable sort: the columns keep their order within each part
+        categorical.sort(key=lambda column: column[0] not in contrasted)
     return RankerSpec(
         n_items=n_items,
         portfolio_bits=n_items <= MAX_PORTFOLIO_BITS,
@@ -226,7 +262,38 @@ def infer_spec(
         numeric=tuple(numeric),
         candidates=candidates,
         dates=tuple(dates),
+        affinity=len(contrasted) if affinity else 0,
     )
+
+
+def affinity_table(spec: RankerSpec, attributes: np.ndarray, owned: Any) -> np.ndarray:
+    """(``spec.affinity_rows``, n_items) float32: for each categorical attribute's value v and
+    offer x, ``log(((owners_vx + a * p_x) / (clients_v + a)) / p_x)`` with ``p_x`` the share of
+    all these clients owning x and ``a = AFFINITY_SMOOTHING``: how much more (> 0) or less
+    (< 0) the clients sharing v own x; NaN for a value fewer than ``AFFINITY_MIN_CLIENTS``
+    hold. ``attributes`` are ``encode_attributes`` rows and ``owned`` the clients x offers CSR
+    matrix of the same clients."""
+    n_clients, n_items = owned.shape
+    table = np.zeros((spec.affinity_rows, n_items), dtype=np.float32)
+    if not spec.n_affinities:
+        return table
+    binary = (owned > 0).astype(np.float64).tocsr()
+    share = (np.asarray(binary.sum(axis=0)).ravel() + 1.0) / (n_clients + 2.0)
+    for a, start in enumerate(spec.affinity_offsets()):
+        size = len(spec.categorical[a][1])
+        codes = attributes[:, a]
+        known = np.flatnonzero(~np.isnan(codes))
+        members = sp.csr_matrix(
+            (np.ones(len(known)), (codes[known].astype(np.int64), known)),
+            shape=(size, n_clients),
+        )
+        owners = np.asarray((members @ binary).todense())
+        clients = np.asarray(members.sum(axis=1)).ravel()[:, None]
+        rate = (owners + AFFINITY_SMOOTHING * share) / (clients + AFFINITY_SMOOTHING)
+        lift = np.log(rate / share)
+        lift[clients[:, 0] < AFFINITY_MIN_CLIENTS] = np.nan  # a few clients' own offers
+        table[start : start + size] = lift
+    return table
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,6 +304,14 @@ class RankerParts:
     item_item: np.ndarray  # float32 (n_items, n_items), C-contiguous
     ensemble: TreeEnsemble
     log_popularity: np.ndarray  # float32 (n_items,)
+    #: float32 (spec.affinity_rows, n_items): ``affinity_table`` (None: no affinity columns).
+    affinity: np.ndarray | None = None
+
+    @cached_property
+    def affinity_table(self) -> np.ndarray:
+        if self.affinity is None:
+            return np.zeros((0, self.spec.n_items), dtype=np.float32)
+        return np.ascontiguousarray(self.affinity, dtype=np.float32)
 
     @classmethod
     def from_bundle(
@@ -256,6 +331,11 @@ class RankerParts:
         pop = arrays.get(LOG_POPULARITY_ARRAY)
         if pop is None or pop.shape != (n,):
             raise ValueError(f"ranker array {LOG_POPULARITY_ARRAY!r} must have shape ({n},)")
+        affinity = arrays.get(AFFINITY_ARRAY) if spec.n_affinities else None
+        if spec.n_affinities and (affinity is None or affinity.shape != (spec.affinity_rows, n)):
+            raise ValueError(
+                f"ranker array {AFFINITY_ARRAY!r} must have shape ({spec.affinity_rows}, {n})"
+            )
         ensemble = TreeEnsemble.from_arrays(arrays, prefix=TREE_PREFIX)
         if ensemble.n_features != spec.n_features:
             raise ValueError(
@@ -267,12 +347,15 @@ class RankerParts:
             np.require(item_item, np.float32, ("C_CONTIGUOUS", "WRITEABLE")),
             ensemble,
             np.ascontiguousarray(pop, dtype=np.float32),
+            affinity,
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """``ServableModel.ranker_arrays`` (the first stage travels as ``item_item``)."""
+        affinity = {AFFINITY_ARRAY: self.affinity_table} if self.spec.n_affinities else {}
         return {
             LOG_POPULARITY_ARRAY: self.log_popularity,
+            **affinity,
             **self.ensemble.to_arrays(prefix=TREE_PREFIX),
         }
 
@@ -297,6 +380,8 @@ class RankerParts:
             indices,
             np.ascontiguousarray(rows, dtype=np.int64),
             np.ascontiguousarray(attributes, dtype=np.float32),
+            self.affinity_table,
+            self.spec.affinity_offsets(),
             self.log_popularity,
             self.tie_order,
             self.spec.portfolio_bits,
@@ -364,6 +449,7 @@ def training_rows(
     n_negatives: int | None,
     seed: int,
     hidden: np.ndarray | None = None,
+    affinity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature rows (float32), labels and group sizes of the clients of ``indptr``/``indices``.
 
@@ -375,7 +461,12 @@ def training_rows(
     in first-stage order. ``item_item`` is the first stage the rows are computed with
     (cross-fitted by the caller, so that the hidden offer is not scored by weights fitted on it).
     ``hidden`` (one owned offer per client, or -1) fixes the one context of a client instead.
+    ``affinity`` is the ``affinity_table`` the rows read (required when ``spec`` has affinity
+    columns; the ranker passes one computed without these clients).
     """
+    if spec.n_affinities and (affinity is None or affinity.shape[0] != spec.affinity_rows):
+        raise ValueError(f"training rows need an affinity table of {spec.affinity_rows} rows")
+    table = np.zeros((0, spec.n_items), np.float32) if affinity is None else affinity
     n_clients = len(indptr) - 1
     owned = np.diff(indptr).astype(np.int64)
     if hidden is None:
@@ -395,6 +486,8 @@ def training_rows(
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(indices, dtype=np.int64),
         np.ascontiguousarray(attributes, dtype=np.float32),
+        np.ascontiguousarray(table[: spec.affinity_rows], dtype=np.float32),
+        spec.affinity_offsets(),
         np.ascontiguousarray(log_pop, dtype=np.float32),
         tie_order(log_pop),
         spec.portfolio_bits,
@@ -474,8 +567,11 @@ def _fill_row(
     owned: np.ndarray,
     portfolio_bits: bool,
     attributes: np.ndarray,
+    affinity: np.ndarray,
+    offsets: np.ndarray,
 ) -> None:  # pragma: no cover - numba
-    """One feature row: ``item`` given the portfolio ``owned`` without it."""
+    """One feature row: ``item`` given the portfolio ``owned`` without it; the affinity
+    columns read the categorical attributes (the first ``len(offsets)``)."""
     row[0] = item
     row[1] = score
     row[2] = rank
@@ -490,6 +586,10 @@ def _fill_row(
         c += n
     for a in range(attributes.shape[0]):
         row[c + a] = attributes[a]
+    c += attributes.shape[0]
+    for a in range(offsets.shape[0]):
+        code = attributes[a]
+        row[c + a] = np.nan if np.isnan(code) else affinity[offsets[a] + np.int64(code), item]
 
 
 @njit(nogil=True, cache=True)
@@ -499,6 +599,8 @@ def _candidates(
     indices: np.ndarray,
     r: int,
     attributes: np.ndarray,
+    affinity: np.ndarray,
+    offsets: np.ndarray,
     log_pop: np.ndarray,
     tie_order: np.ndarray,
     portfolio_bits: bool,
@@ -515,7 +617,10 @@ def _candidates(
     m = _order(scores, owned, tie_order, key, free, order)
     for k in range(min(features.shape[0], m)):
         i = order[k]
-        _fill_row(features[k], i, scores[i], k, n_owned, log_pop, owned, portfolio_bits, attributes)
+        _fill_row(
+            features[k], i, scores[i], k, n_owned, log_pop, owned, portfolio_bits, attributes,
+            affinity, offsets,
+        )  # fmt: skip
     return m
 
 
@@ -526,6 +631,8 @@ def candidate_rows(
     indices: np.ndarray,
     r: int,
     attributes: np.ndarray,
+    affinity: np.ndarray,
+    offsets: np.ndarray,
     log_pop: np.ndarray,
     tie_order: np.ndarray,
     portfolio_bits: bool,
@@ -539,8 +646,8 @@ def candidate_rows(
     key = np.empty(n, dtype=np.float32)
     free = np.empty(n, dtype=np.int64)
     return _candidates(
-        item_item, indptr, indices, r, attributes, log_pop, tie_order, portfolio_bits,
-        scores, owned, key, free, order, features,
+        item_item, indptr, indices, r, attributes, affinity, offsets, log_pop, tie_order,
+        portfolio_bits, scores, owned, key, free, order, features,
     )  # fmt: skip
 
 
@@ -551,6 +658,8 @@ def score_kernel(
     indices: np.ndarray,
     rows: np.ndarray,
     attributes: np.ndarray,
+    affinity: np.ndarray,
+    offsets: np.ndarray,
     log_pop: np.ndarray,
     tie_order: np.ndarray,
     portfolio_bits: bool,
@@ -574,7 +683,7 @@ def score_kernel(
 ) -> None:  # pragma: no cover - numba
     """The serving kernel (see ``RankerParts.score_block``); each client on its own."""
     n = item_item.shape[0]
-    n_features = 5 + (n if portfolio_bits else 0) + attributes.shape[1]
+    n_features = 5 + (n if portfolio_bits else 0) + attributes.shape[1] + offsets.shape[0]
     scores = np.empty(n, dtype=np.float32)
     owned = np.zeros(n, dtype=np.bool_)
     key = np.empty(n, dtype=np.float32)
@@ -586,8 +695,8 @@ def score_kernel(
     for t in range(rows.shape[0]):
         r = rows[t]
         m = _candidates(
-            item_item, indptr, indices, r, attributes[r], log_pop, tie_order, portfolio_bits,
-            scores, owned, key, free, order, features,
+            item_item, indptr, indices, r, attributes[r], affinity, offsets, log_pop,
+            tie_order, portfolio_bits, scores, owned, key, free, order, features,
         )  # fmt: skip
         c = min(width, m)
         predict_block(
@@ -626,6 +735,8 @@ def training_kernel(
     indptr: np.ndarray,
     indices: np.ndarray,
     attributes: np.ndarray,
+    affinity: np.ndarray,
+    offsets: np.ndarray,
     log_pop: np.ndarray,
     tie_order: np.ndarray,
     portfolio_bits: bool,
@@ -690,7 +801,7 @@ def training_kernel(
                 x = order[q]
                 _fill_row(
                     features[out], x, scores[x], q, n_owned, log_pop, owned, portfolio_bits,
-                    attributes[r],
+                    attributes[r], affinity, offsets,
                 )  # fmt: skip
                 labels[out] = 1.0 if x == i else 0.0
                 out += 1

@@ -9,17 +9,22 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recommender.dataset import Dataset
 from recommender.models import build_model
 from recommender.models.ease import ease_weights
 from recommender.models.ranker import ROUNDS_TOLERANCE, RankerModel
 from recommender.ranker_features import (
+    AFFINITY_ARRAY,
+    AFFINITY_MIN_CLIENTS,
+    AFFINITY_SMOOTHING,
     LOG_POPULARITY_ARRAY,
     RANK,
     TREE_PREFIX,
     RankerParts,
     RankerSpec,
+    affinity_table,
     candidate_rows,
     infer_spec,
     log_popularity,
@@ -189,8 +194,12 @@ def test_spec_survives_metadata_and_names_a_bad_key() -> None:
     dated = replace(spec, dates=("signup_date",))
     assert RankerSpec.from_metadata(dated.to_metadata()) == dated
     older = spec.to_metadata()
-    del older["dates"]  # bundles saved before date features load as they were
+    del older["dates"], older["affinity"]  # bundles saved before them load as they were
     assert RankerSpec.from_metadata(older) == spec
+    with_affinity = replace(spec, affinity=1)
+    assert RankerSpec.from_metadata(with_affinity.to_metadata()) == with_affinity
+    assert with_affinity.feature_names()[-1] == "affinity.region"
+    assert with_affinity.n_features == spec.n_features + 1
     broken = spec.to_metadata()
     del broken["numeric"]
     with pytest.raises(ValueError, match="'numeric'"):
@@ -202,9 +211,11 @@ def test_training_rows_are_the_rows_serving_builds(industry: Dataset) -> None:
     """Every training group is the serving window of its context (portfolio minus the
     positive), row for row, at the ranks the rows say."""
     columns = [str(c) for c in industry.clients.columns]
-    block = ClientBlock.from_dataset(industry, np.arange(40))
+    block = ClientBlock.from_dataset(industry, np.arange(100))
     spec = infer_spec(columns, block.column, industry.n_items, candidates=4)
     attributes = spec.encode_attributes(block.column, len(block))
+    assert spec.n_affinities == len(spec.categorical) > 0
+    affinity = affinity_table(spec, attributes, industry.interactions[:100])
     weights = ease_weights(industry.interactions, 5.0, 0.5)
     pop = log_popularity(industry.interactions)
     window = np.empty((spec.candidates, spec.n_features), dtype=np.float32)
@@ -214,7 +225,7 @@ def test_training_rows_are_the_rows_serving_builds(industry: Dataset) -> None:
         owned = block.owned(client)
         features, labels, groups = training_rows(
             spec, weights, pop, np.array([0, len(owned)]), owned, attributes[client : client + 1],
-            max_contexts=5, n_negatives=None, seed=0,
+            max_contexts=5, n_negatives=None, seed=0, affinity=affinity,
         )  # fmt: skip
         assert groups.sum() == len(labels) == len(features)
         start = 0
@@ -225,8 +236,8 @@ def test_training_rows_are_the_rows_serving_builds(industry: Dataset) -> None:
             positive = int(features[rows][labels[rows] == 1][0, 0])
             context = np.setdiff1d(owned, [positive])
             candidate_rows(
-                weights, np.array([0, len(context)]), context, 0, attributes[client], pop,
-                tie_order(pop), spec.portfolio_bits, window, order,
+                weights, np.array([0, len(context)]), context, 0, attributes[client], affinity,
+                spec.affinity_offsets(), pop, tie_order(pop), spec.portfolio_bits, window, order,
             )  # fmt: skip
             ranks = features[rows][:, RANK].astype(np.int64)
             assert (np.diff(ranks) > 0).all(), "rows come in first-stage order"
@@ -242,7 +253,7 @@ def test_without_trees_the_ranker_orders_as_its_first_stage(fitted: RankerModel)
     flat = TreeEnsemble.from_dump(
         {"max_feature_idx": parts.spec.n_features - 1, "tree_info": [leaf]}
     )
-    bare = RankerParts(parts.spec, parts.item_item, flat, parts.log_popularity)
+    bare = RankerParts(parts.spec, parts.item_item, flat, parts.log_popularity, parts.affinity)
     block = ClientBlock.from_dataset(fitted._dataset, np.arange(30))  # type: ignore[arg-type]
     out = np.zeros((len(block), parts.spec.n_items), dtype=np.float32)
     attributes = parts.spec.encode_attributes(block.column, len(block))
@@ -257,6 +268,69 @@ def test_without_trees_the_ranker_orders_as_its_first_stage(fitted: RankerModel)
         np.testing.assert_array_equal(free[np.argsort(-out[row, free], kind="stable")], expected)
         if len(owned):
             assert out[row, owned].max() < out[row, free].min(), "owned offers come last"
+
+
+def test_columns_whose_values_contrast_groups_come_first_with_an_affinity_each() -> None:
+    m = AFFINITY_MIN_CLIENTS
+    columns = {
+        "tier": ["gold"] * (2 * m),  # one value: nothing to contrast
+        "region": ["north"] * m + ["south"] * (m - 1) + [None],  # one value held by m
+        "industry": ["bank"] * m + ["school"] * m,
+    }
+    spec = infer_spec(list(columns), columns.__getitem__, 5, 3)
+    assert [name for name, _ in spec.categorical] == ["industry", "tier", "region"]
+    assert spec.n_affinities == 1
+    assert spec.feature_names()[-1] == "affinity.industry"
+    assert spec.n_features == 5 + 5 + 3 + 1
+    assert infer_spec(list(columns), columns.__getitem__, 5, 3, affinity=False).n_affinities == 0
+
+
+def test_affinity_is_the_smoothed_log_lift_of_each_value() -> None:
+    """Per value, the offers its clients own more (> 0) or less (< 0) than all clients; a value
+    fewer than AFFINITY_MIN_CLIENTS hold has none (its clients' own offers would be it)."""
+    m = AFFINITY_MIN_CLIENTS
+    spec = RankerSpec(2, True, (("industry", ("bank", "farm", "school")),), (), 2, affinity=1)
+    codes = np.array([0.0] * m + [1.0] * (m - 1) + [2.0] * m + [np.nan], dtype=np.float32)
+    owns = np.zeros((len(codes), 2))
+    owns[: m // 2, 0] = 1  # half the banks own offer 0
+    owns[2 * m - 1 :, 1] = 1  # every school (and the unknown client) owns offer 1
+    owns[m : 2 * m - 1, 0] = 1  # every farm owns offer 0
+    table = affinity_table(spec, codes[:, None], sp.csr_matrix(owns))
+    share = (owns.sum(axis=0) + 1.0) / (len(codes) + 2.0)
+    a = AFFINITY_SMOOTHING
+    banks = (np.array([m // 2, 0.0]) + a * share) / (m + a)
+    schools = (np.array([0.0, m]) + a * share) / (m + a)
+    np.testing.assert_allclose(table[0], np.log(banks / share), rtol=1e-5)
+    np.testing.assert_allclose(table[2], np.log(schools / share), rtol=1e-5)
+    assert np.isnan(table[1]).all(), "farms are too few"
+    assert table[2, 1] > 0 > table[2, 0]
+
+
+def test_affinity_columns_are_read_for_training_and_serving_alike(fitted: RankerModel) -> None:
+    """The bundle carries the table computed on the training clients, and a served row's
+    affinity column is that table's entry for the client's value and the offer."""
+    parts = fitted._parts
+    assert parts.spec.n_affinities >= 1 and parts.affinity is not None
+    data = fitted._dataset
+    assert data is not None
+    block = ClientBlock.from_dataset(data, np.arange(data.n_clients))
+    attributes = parts.spec.encode_attributes(block.column, len(block))
+    np.testing.assert_allclose(
+        parts.affinity, affinity_table(parts.spec, attributes, data.interactions), rtol=1e-6
+    )
+    window = np.empty((parts.spec.candidates, parts.spec.n_features), dtype=np.float32)
+    order = np.empty(parts.spec.n_items, dtype=np.int64)
+    owned = block.owned(3)
+    n = candidate_rows(
+        parts.item_item, np.array([0, len(owned)]), owned, 0, attributes[3], parts.affinity,
+        parts.spec.affinity_offsets(), parts.log_popularity, parts.tie_order,
+        parts.spec.portfolio_bits, window, order,
+    )  # fmt: skip
+    code = int(attributes[3, 0])
+    rows = window[: min(n, parts.spec.candidates)]
+    np.testing.assert_array_equal(
+        rows[:, -parts.spec.n_affinities], parts.affinity[code, rows[:, 0].astype(np.int64)]
+    )
 
 
 def test_the_first_stage_is_eases_served_weights(industry: Dataset) -> None:
@@ -395,6 +469,7 @@ def test_bundle_round_trips_the_ranker_arrays(fitted: RankerModel, tmp_path: Pat
             LOG_POPULARITY_ARRAY,
         ),
         (lambda a, m: a.update({TREE_PREFIX + "n_features": np.array(10_000)}), "tree.n_features"),
+        (lambda a, m: a.pop(AFFINITY_ARRAY), AFFINITY_ARRAY),
         (lambda a, m: m.pop("ranker"), "metadata['ranker']"),
         (lambda a, m: m["ranker"].update({"n_items": 3}), "'n_items'"),
     ],

@@ -172,7 +172,7 @@ def _names_as_ids(
         return frame
     frame = frame.copy()
     frame.loc[named, "mapped_id"] = column[named].map(names)
-    text = "column 'item_id': {item_id!r} is the name of offer {mapped_id!r}"
+    text = "offer {item_id!r} is named by its name: read as item_id {mapped_id!r}"
     report.add("item_names_as_ids", int(named.sum()), _describe(frame, named, source, text))
     frame.loc[named, "item_id"] = frame.loc[named, "mapped_id"]
     return frame.drop(columns="mapped_id")

@@ -161,7 +161,7 @@ def test_an_offer_named_by_its_unique_name_is_read_as_its_id() -> None:
     assert tables["interactions"]["item_id"].tolist() == ["i1", "i2", "i1"]
     assert report.problems == {"item_names_as_ids": 2}
     assert report.examples["item_names_as_ids"][0] == (
-        "interactions.csv row 1 (line 2), column 'item_id': 'One' is the name of offer 'i1'"
+        "interactions.csv row 1 (line 2), offer 'One' is named by its name: read as item_id 'i1'"
     )
     with pytest.raises(DataValidationError, match="unknown item 'Shared'"):
         check(

@@ -215,12 +215,16 @@ class RankerModel(Recommender):
         item_item = self._first_stage(matrix)
         log_pop = log_popularity(matrix)
         attributes = attributes[:, : spec.n_attributes]
-        train = self._rows(spec, matrix, rows, attributes)
+        affinity = affinity_table(spec, attributes, matrix[rows])
+        train = self._rows(spec, matrix, rows, attributes, affinity)
         spec = replace(spec, prior=fit_prior(train.features[:, RANK], train.labels))
         booster = self._boost(spec, train, None, rounds)
-        affinity = affinity_table(spec, attributes, matrix[rows]) if spec.n_affinities else None
         self._parts = RankerParts(
-            spec, item_item, TreeEnsemble.from_booster(booster), log_pop, affinity
+            spec,
+            item_item,
+            TreeEnsemble.from_booster(booster),
+            log_pop,
+            affinity if spec.n_affinities else None,
         )
         gains = booster.feature_importance("gain")
         names = spec.feature_names()
@@ -256,7 +260,8 @@ class RankerModel(Recommender):
         remaining portfolio, scored by a first stage fitted on that data, as serving scores."""
         c = self.config
         reduced = _drop(matrix, rows, hidden)
-        train = self._rows(spec, reduced, rows, attributes)
+        affinity = affinity_table(spec, attributes, reduced[rows])
+        train = self._rows(spec, reduced, rows, attributes, affinity)
         spec = replace(spec, prior=fit_prior(train.features[:, RANK], train.labels))
         held = np.flatnonzero(hidden >= 0)
         owned = matrix[rows[held]]
@@ -272,7 +277,7 @@ class RankerModel(Recommender):
                 n_negatives=None,
                 seed=c.seed,
                 hidden=hidden[held],
-                affinity=affinity_table(spec, attributes, reduced[rows]),
+                affinity=affinity,
             )
         )
         specs = [spec]  # rows carry every attribute; a spec without them reads fewer columns
@@ -316,19 +321,23 @@ class RankerModel(Recommender):
         return max(1, min(c.n_rounds, c.max_tree_walks // window))
 
     def _rows(
-        self, spec: RankerSpec, matrix: sp.csr_matrix, rows: np.ndarray, attributes: np.ndarray
+        self,
+        spec: RankerSpec,
+        matrix: sp.csr_matrix,
+        rows: np.ndarray,
+        attributes: np.ndarray,
+        affinity: np.ndarray,
     ) -> _Rows:
         """Training rows of clients ``rows`` of ``matrix``, each fold's scored by a first stage
-        fitted without that fold."""
+        fitted without that fold. Every fold reads ``affinity``, the table serving reads
+        (``affinity_table`` of these clients): tables fitted out of fold differ from it by their
+        sampling noise, and trees split on those differences."""
         c = self.config
         n_items = matrix.shape[1]
         n_negatives = None if n_items <= ALL_NEGATIVES_MAX_ITEMS else c.n_negatives
         folds = max(c.first_stage_folds, 1)
         fold_of = np.random.default_rng(c.seed + 1).integers(0, folds, len(rows))
         log_pop = log_popularity(matrix)
-        # One affinity table for every fold, the one serving reads: tables fitted out of fold
-        # differ from it by their sampling noise, and trees split on those differences.
-        affinity = affinity_table(spec, attributes, matrix[rows])
         pieces = []
         for fold in range(folds):
             members = np.flatnonzero(fold_of == fold)

@@ -20,7 +20,6 @@ import typer
 from training.cli.common import table_console
 
 if TYPE_CHECKING:
-    import pandas as pd
     from rich.console import Console
 
     from recommender.integrity import ImportReport, OnUnknown
@@ -53,21 +52,16 @@ def import_files(
     if unknown or not files:
         raise ValueError(f"give at least one of {', '.join(TABLES)} (got {sorted(files)})")
     store = OfflineStore(data_dir)
-    tables: dict[str, pd.DataFrame] = {}
-    sources: dict[str, Source] = {}
-    for name in sorted(files, key=TABLES.index):  # items first: a wide file names offers
-        offers: list[str] = []
-        if name == "interactions":
-            catalogue = tables.get("items")
-            if catalogue is None and "items" in store.tables():
-                catalogue = store.read_table("items")
-            if catalogue is not None:  # a wide file's columns may be offers' ids or names
-                offers = [*catalogue["item_id"].tolist(), *offer_names(catalogue)]
-        tables[name], sources[name] = read_table_source(files[name], name, offers=offers)
     current = store.current_snapshot()
-    for name in set(store.tables()) - set(files):
-        tables[name] = store.read_table(name)
-        sources[name] = Source(f"{store.root}/snapshots/{current}/{name}.parquet")
+    kept = [name for name in store.tables() if name not in files]
+    tables = {name: store.read_table(name) for name in kept}
+    sources = {name: Source(f"{store.root}/snapshots/{current}/{name}.parquet") for name in kept}
+    for name in sorted(files, key=TABLES.index):  # items first: a wide file names offers
+        catalogue = tables.get("items") if name == "interactions" else None
+        # a wide file's columns may be offers' ids or names
+        offers = [] if catalogue is None else [*catalogue["item_id"], *offer_names(catalogue)]
+        tables[name], sources[name] = read_table_source(files[name], name, offers=offers)
+    tables = {name: tables[name] for name in TABLES if name in tables}
     clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
     return store.write_snapshot(clean), report
 

@@ -11,7 +11,9 @@ and counted (``on_unknown='skip'``); an interaction naming an offer by its name 
 that id, exactly one has that name: a CRM export often lists products by name) is read as that
 offer's id and counted. Clients without an industry (a blank cell, or no
 ``industry`` column) are kept and counted: an industry is what CRM exports most often leave
-blank, and such a client is ranked and explained from its segment and all clients.
+blank, and such a client is ranked and explained from its segment and all clients. Offers
+without a kind or a price (a CRM's product list has neither) are read as add-on services at
+price 0 and counted: what a catalogue built from the interactions alone holds.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ PROBLEM_KINDS: dict[str, str] = {
     "item_names_as_ids": "interactions naming an offer by its name, read as its item_id",
     "clients_without_industry": "clients without an industry, kept (their lists and reasons "
     "use their segment and all clients instead)",
+    "items_without_kind": "offers without a kind, read as add-on services (addon)",
+    "items_without_price": "offers without a price, read as 0 (no price-based boost)",
 }
+#: What an offer without a kind / a price is read as (``ItemKind.ADDON``: the catalogue's
+#: neutral kind, and what a catalogue built from the interactions alone holds).
+ITEM_DEFAULTS: dict[str, str | float] = {"kind": "addon", "price": 0.0}
 
 
 @dataclass
@@ -81,6 +88,21 @@ def _describe(frame: pd.DataFrame, mask: np.ndarray, source: Source, text: str) 
         f"{source.where(int(pos))}, {text.format(**{str(k): v for k, v in row.items()})}"
         for pos, row in zip(rows.index, records, strict=True)
     ]
+
+
+def _item_defaults(frame: pd.DataFrame, source: Source, report: ImportReport) -> pd.DataFrame:
+    """``frame`` with a blank kind / price read as ``ITEM_DEFAULTS``, each counted."""
+    frame = frame.copy()
+    for column, value in ITEM_DEFAULTS.items():
+        # validated tables have both columns; a built one (MovieLens) may have neither
+        blank = frame[column].isna().to_numpy() if column in frame else np.zeros(0, dtype=bool)
+        if not blank.any():
+            continue
+        text = f"offer {{item_id}}: no {column}, read as {value!r}"
+        examples = _describe(frame, blank, source, text)
+        report.add(f"items_without_{column}", int(blank.sum()), examples)
+        frame[column] = frame[column].where(~blank, value)
+    return frame
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -264,6 +286,8 @@ def check_integrity(
         source = sources.get(name, Source(name))
         if name in _ENTITY_KEYS:
             frame = _dedupe_entities(frame, name, source, report)
+        if name == "items":
+            frame = _item_defaults(frame, source, report)
         if name == "clients" and "industry" in frame:
             blank = frame["industry"].isna().to_numpy()
             text = "column 'industry': no industry (kept)"

@@ -3,7 +3,8 @@
 ``validate_table`` turns a raw frame (a file read by ``recommender.table_files``: CSV and Excel
 cells as strings, Parquet typed) into a clean typed frame, or raises ``DataValidationError``
 listing every problem with its file, 1-based data row (and CSV line), column and reason.
-Headers match the schema's names without surrounding spaces or case (``schema_headers``).
+Headers match the schema's names without surrounding spaces or case, and Russian headers
+(``Отрасль``, ``Код клиента``) the columns a file does not name itself (``schema_headers``).
 Columns the schema does not know are passed through, so a data set can carry extra features; an
 extra client column that is entirely dates in one local format (``31.12.2024``, ``12/31/2024``:
 ``recommender.dates``) is rewritten as ISO text, the form the ranker reads as days (tenure,
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,6 +28,7 @@ import pandas as pd
 from recommender import dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
+from recommender.russian_names import KINDS, normalise, russian_headers
 
 MAX_LISTED = 20
 _log = logging.getLogger(__name__)
@@ -96,6 +98,8 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     default: Any = None
+    #: (other name, allowed value) pairs an enum also reads (after ``russian_names.normalise``).
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 def _enum(name: str, values: type[Any], required: bool = True, default: Any = None) -> ColumnSpec:
@@ -114,9 +118,11 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "items": (
         ColumnSpec("item_id", "id", required=True),
         ColumnSpec("name", "text", required=True),
-        _enum("kind", ItemKind),
+        # kind and price left blank (or no column: a product list from a CRM) are filled in and
+        # counted by ``recommender.integrity``: an add-on service, price 0
+        replace(_enum("kind", ItemKind, required=False), aliases=tuple(KINDS.items())),
         ColumnSpec("family", "text"),
-        ColumnSpec("price", "number", required=True, minimum=0.0),
+        ColumnSpec("price", "number", minimum=0.0),
         ColumnSpec("margin", "number", minimum=0.0, maximum=1.0),
         _enum("eligibility", Eligibility, required=False, default=Eligibility.BOTH.value),
         ColumnSpec("prerequisites", "list"),
@@ -166,10 +172,12 @@ def _as_text(raw: pd.Series) -> pd.Series:
 
 
 def _convert_enum(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
-    lookup = {v.lower(): v for v in spec.allowed}
-    clean = _as_text(raw).str.lower().map(lookup)
+    lookup = {v.lower(): v for v in spec.allowed} | dict(spec.aliases)
+    clean = _as_text(raw).map(normalise, na_action="ignore").map(lookup)
     bad = clean.isna() & ~missing
     options = ", ".join(spec.allowed)
+    if spec.aliases:
+        options += f" (or {', '.join(name for name, _ in spec.aliases)})"
     return clean.astype("str"), bad, lambda v: f"{v!r} is not one of {options}"
 
 
@@ -297,7 +305,7 @@ def validate_table(
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(SCHEMAS)}")
     where = Source.of(source)
     specs = SCHEMAS[table]
-    frame = schema_headers(frame, specs, where)
+    frame = schema_headers(frame, table, where)
     snapshot = table == "interactions" and "timestamp" not in frame.columns
     absent = [
         s.name
@@ -357,15 +365,22 @@ def validate_table(
     return out
 
 
-def schema_headers(frame: pd.DataFrame, specs: Sequence[ColumnSpec], where: Source) -> pd.DataFrame:
-    """``frame`` with its headers as the schema spells them: spaces around a header dropped, and
-    a header that differs from a schema column only in case (Excel's ``Client_ID``) renamed to
-    it. Two headers naming the same column are an error naming both."""
-    names = {spec.name for spec in specs}
+def schema_headers(frame: pd.DataFrame, table: str, where: Source) -> pd.DataFrame:
+    """``frame`` with its headers as the schema of ``table`` spells them: spaces around a header
+    dropped, a header that differs from a schema column only in case (Excel's ``Client_ID``)
+    renamed to it, and a Russian header (``Отрасль``, ``Код клиента``:
+    ``recommender.russian_names``) read as the schema column the file does not name itself,
+    each said in a warning. Two headers naming the same column are an error naming both."""
+    names = {spec.name for spec in SCHEMAS[table]}
     renamed: dict[Any, str] = {}
     for column in frame.columns:
         text = str(column).strip()
         renamed[column] = text.lower() if text.lower() in names else text
+    russian = russian_headers(table, list(renamed.values()))
+    for column, name in renamed.items():
+        if name in russian:
+            _log.warning("%s: column %r read as %r", where.name, str(column), russian[name])
+            renamed[column] = russian[name]
     seen: dict[str, list[str]] = {}
     for column, name in renamed.items():
         seen.setdefault(name, []).append(str(column))

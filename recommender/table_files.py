@@ -97,7 +97,7 @@ def read_table_source(
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
     source = Source.of(file)
     if table == "interactions" and offers:
-        raw = schema_headers(raw, SCHEMAS[table], source)
+        raw = schema_headers(raw, table, source)
         if columns := wide.offer_columns(raw, offers):
             _log.warning(
                 "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",

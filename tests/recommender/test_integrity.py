@@ -148,6 +148,21 @@ def test_clients_without_an_industry_are_kept_and_counted() -> None:
     assert tables["clients"]["industry"].isna().tolist() == [False, True, True]
 
 
+def test_offers_without_a_kind_or_a_price_are_read_as_add_ons_at_zero_and_counted() -> None:
+    bare = items(kind=["tariff", "", None], price=["10", None, "30"])
+    tables, report = check({"items": bare})
+    assert tables["items"]["kind"].tolist() == ["tariff", "addon", "addon"]
+    assert tables["items"]["price"].tolist() == [10.0, 0.0, 30.0]
+    assert report.problems == {"items_without_kind": 2, "items_without_price": 1}
+    assert report.examples["items_without_price"] == [
+        "items.csv row 2 (line 3), offer i2: no price, read as 0.0"
+    ]
+    listed = validate_table(pd.DataFrame({"item_id": ["p1"], "name": ["Backup"]}), "items")
+    tables, report = check({"items": listed})
+    assert tables["items"][["kind", "price"]].iloc[0].tolist() == ["addon", 0.0]
+    assert report.problems == {"items_without_kind": 1, "items_without_price": 1}
+
+
 def test_an_offer_named_by_its_unique_name_is_read_as_its_id() -> None:
     catalogue = items(name=["One", "Shared", "Shared"])
     rows = [

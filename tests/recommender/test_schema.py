@@ -174,6 +174,37 @@ def test_headers_are_matched_without_surrounding_spaces_or_case(tmp_path: Path) 
     assert "i.csv: columns 'client_id', 'Client_ID' name the same column 'client_id'" in message
 
 
+def test_russian_headers_are_read_as_the_columns_the_file_does_not_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "ИНН;Клиент;Отрасль;Регион;Код\n7701;ООО Ромашка;ИТ;Москва;x\n"
+    clients = read_table_file(write(tmp_path, "clients.csv", text), "clients")
+    row = clients.iloc[0]
+    # the tax id is the client's id; its name and the generic code stay extra columns
+    assert [row["client_id"], row["industry"], row["region"]] == ["7701", "ИТ", "Москва"]
+    assert [row["Клиент"], row["Код"]] == ["ООО Ромашка", "x"]
+    assert "clients.csv: column 'Отрасль' read as 'industry'" in caplog.text
+    own = "client_id;Код клиента;industry\nc1;7701;bank\n"
+    kept = read_table_file(write(tmp_path, "c.csv", own), "clients")
+    assert kept[["client_id", "Код клиента"]].iloc[0].tolist() == ["c1", "7701"]
+    long = " Клиент ;УСЛУГА;Дата;Кол-во\nc1;Мониторинг;31.01.2024;2\n"
+    events = read_table_file(write(tmp_path, "продажи.csv", long), "interactions")
+    assert events[["client_id", "item_id", "value"]].iloc[0].tolist() == ["c1", "Мониторинг", 2.0]
+    assert events["timestamp"].iloc[0] == pd.Timestamp("2024-01-31", tz="UTC")
+
+
+def test_items_without_kind_or_price_and_russian_kinds(tmp_path: Path) -> None:
+    text = "Код;Наименование;Вид\na;Бэкап;Услуга\nb;Linux;вебинар\nc;Стандарт;Тариф\nd;X;\n"
+    items = read_table_file(write(tmp_path, "items.csv", text), "items")
+    assert items["kind"].tolist()[:3] == ["addon", "course", "tariff"]
+    # blank kinds and prices stay blank here: recommender.integrity fills and counts them
+    assert pd.isna(items["kind"].iloc[3]) and items["price"].isna().all()
+    bad = "item_id,name,kind\na,X,сервис\n"
+    message = error_of(write(tmp_path, "i.csv", bad), "items")
+    assert "i.csv row 1 (line 2), column 'kind': 'сервис' is not one of tariff, course" in message
+    assert "(or тариф," in message
+
+
 def test_whole_float_ids_read_as_integers(tmp_path: Path) -> None:
     path = tmp_path / "clients.parquet"
     pd.DataFrame({"client_id": [7.0, 12.0], "industry": ["it", "it"]}).to_parquet(path)

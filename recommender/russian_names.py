@@ -1,0 +1,87 @@
+"""Russian headers and kind names, as a Russian CRM (1C and the like) exports them.
+
+``HEADERS`` maps, per table, a schema column to the Russian headers read as it, most specific
+first (``Код клиента`` before ``Клиент``: where both are present, the code is the id and the
+other stays an extra column). A header is matched after ``normalise`` (case, spaces, ``ё``).
+A Russian header is read only where the file has no column of the schema's own name, and
+``recommender.schema.schema_headers`` says each one it reads. ``KINDS`` are the Russian names
+of the offer kinds (``ItemKind``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_CLIENT_ID = ("код клиента", "id клиента", "идентификатор клиента", "код контрагента", "инн")
+_CLIENT_REF = (*_CLIENT_ID, "клиент", "контрагент")
+_ITEM_CODE = ("код услуги", "код продукта", "код товара", "код предложения", "артикул")
+_ITEM_REF = (*_ITEM_CODE, "услуга", "продукт", "товар", "номенклатура", "предложение")
+
+HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "items": {
+        "item_id": (*_ITEM_CODE, "код"),
+        "name": ("наименование", "название", "услуга", "продукт", "товар", "номенклатура"),
+        "kind": ("вид", "тип", "вид услуги", "тип услуги", "вид предложения"),
+        "family": ("семейство", "группа", "категория"),
+        "price": ("цена", "стоимость", "цена, руб", "стоимость, руб"),
+        "margin": ("маржа", "маржинальность"),
+        "vendor": ("вендор", "производитель", "поставщик"),
+        "tags": ("теги", "метки"),
+    },
+    "clients": {
+        "client_id": (*_CLIENT_ID, "код"),
+        "industry": ("отрасль", "вид деятельности", "сфера деятельности"),
+        "segment": ("сегмент",),
+        "size_band": ("размер", "размер компании", "категория размера"),
+        "region": ("регион", "субъект рф"),
+        "manager_id": ("менеджер", "ответственный", "аккаунт-менеджер", "ответственный менеджер"),
+        "signup_date": ("дата регистрации", "дата начала работы", "клиент с", "дата подключения"),
+        "loyalty_tier": ("уровень лояльности", "уровень"),
+    },
+    "interactions": {
+        "client_id": _CLIENT_REF,
+        "item_id": _ITEM_REF,
+        "timestamp": ("дата", "период", "дата продажи", "дата подключения", "дата события"),
+        "value": ("количество", "кол-во"),
+        "event_type": ("тип события", "событие"),
+    },
+}
+
+#: Russian names of the offer kinds (after ``normalise``), as a catalogue's ``Вид`` column has.
+KINDS: dict[str, str] = {
+    "тариф": "tariff",
+    "тарифный план": "tariff",
+    "подписка": "tariff",
+    "курс": "course",
+    "вебинар": "course",
+    "сертификация": "course",
+    "обучение": "course",
+    "услуга": "addon",
+    "доп. услуга": "addon",
+    "дополнительная услуга": "addon",
+}
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, ``ё`` as ``е``, runs of spaces as one, none around."""
+    return _SPACES.sub(" ", text.strip().lower().replace("ё", "е"))
+
+
+def russian_headers(table: str, headers: list[str]) -> dict[str, str]:
+    """{header: schema column} for the Russian ``headers`` of ``table`` read as schema columns
+    the headers do not name themselves; per column the most specific alias present wins."""
+    aliases = HEADERS.get(table, {})
+    present = {normalise(h): h for h in reversed(headers)}  # the first of equal headers
+    named = set(present)
+    out: dict[str, str] = {}
+    for column, candidates in aliases.items():
+        if column in named:
+            continue
+        for alias in candidates:
+            header = present.get(alias)
+            if header is not None and header not in out:
+                out[header] = column
+                break
+    return out

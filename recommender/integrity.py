@@ -42,6 +42,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "duplicate_interactions": "duplicate interactions skipped (same event_id or same "
     "client, item, event_type and timestamp)",
     "item_names_as_ids": "interactions naming an offer by its name, read as its item_id",
+    "client_names_as_ids": "interactions naming a client by its name, read as its client_id",
     "clients_without_industry": "clients without an industry, kept (their lists and reasons "
     "use their segment and all clients instead)",
     "items_without_kind": "offers without a kind, read as add-on services (addon)",
@@ -168,35 +169,44 @@ def _check_prerequisites(
     return items
 
 
-def offer_names(items: pd.DataFrame) -> dict[str, str]:
-    """Offer name -> item_id, for names that no other offer shares and that are no offer's id."""
-    ids = set(items["item_id"].tolist())
-    names = items["name"].dropna()
+def entity_names(table: pd.DataFrame, key: str) -> dict[str, str]:
+    """Name -> id (``key``) of the offers / clients of ``table``, for names that no other row
+    shares and that are no row's id; empty without a ``name`` column."""
+    if "name" not in table:
+        return {}
+    ids = set(table[key].tolist())
+    names = table["name"].dropna()
     unique = names[~names.duplicated(keep=False)]
     return {
-        name: item
-        for name, item in zip(
-            unique.tolist(), items.loc[unique.index, "item_id"].tolist(), strict=True
-        )
+        name: entity
+        for name, entity in zip(unique.tolist(), table.loc[unique.index, key].tolist(), strict=True)
         if name not in ids
     }
 
 
+def offer_names(items: pd.DataFrame) -> dict[str, str]:
+    """Offer name -> item_id, for names that no other offer shares and that are no offer's id."""
+    return entity_names(items, "item_id")
+
+
 def _names_as_ids(
-    frame: pd.DataFrame, items: pd.DataFrame, source: Source, report: ImportReport
+    frame: pd.DataFrame, table: pd.DataFrame, key: str, source: Source, report: ImportReport
 ) -> pd.DataFrame:
-    """Interactions whose ``item_id`` is no offer's id but exactly one offer's name (a CRM
-    export lists the product's name) read as that offer's id, counted with examples."""
-    names = offer_names(items)
-    column = frame["item_id"]
-    named = (~column.isin(set(items["item_id"].tolist())) & column.isin(set(names))).to_numpy()
+    """Interactions whose ``key`` (``item_id`` / ``client_id``) is no row's id of ``table`` but
+    exactly one row's name (a CRM export lists the product's or the client's name) read as that
+    row's id, counted with examples."""
+    names = entity_names(table, key)
+    column = frame[key]
+    named = (~column.isin(set(table[key].tolist())) & column.isin(set(names))).to_numpy()
     if not named.any():
         return frame
     frame = frame.copy()
     frame.loc[named, "mapped_id"] = column[named].map(names)
-    text = "offer {item_id!r} is named by its name: read as item_id {mapped_id!r}"
-    report.add("item_names_as_ids", int(named.sum()), _describe(frame, named, source, text))
-    frame.loc[named, "item_id"] = frame.loc[named, "mapped_id"]
+    entity, kind = ("offer", "item") if key == "item_id" else ("client", "client")
+    text = f"{entity} {{{key}!r}} is named by its name: read as {key} {{mapped_id!r}}"
+    examples = _describe(frame, named, source, text)
+    report.add(f"{kind}_names_as_ids", int(named.sum()), examples)
+    frame.loc[named, key] = frame.loc[named, "mapped_id"]
     return frame.drop(columns="mapped_id")
 
 
@@ -299,13 +309,15 @@ def check_integrity(
         out["items"] = _check_prerequisites(
             out["items"], sources.get("items", Source("items")), on_unknown, report
         )
-    if "interactions" in out and "items" in out:
-        out["interactions"] = _names_as_ids(
-            out["interactions"],
-            out["items"],
-            sources.get("interactions", Source("interactions")),
-            report,
-        )
+    for table, key in (("items", "item_id"), ("clients", "client_id")):
+        if "interactions" in out and table in out:
+            out["interactions"] = _names_as_ids(
+                out["interactions"],
+                out[table],
+                key,
+                sources.get("interactions", Source("interactions")),
+                report,
+            )
     if "interactions" in out:
         known = {
             "client_id": set(out["clients"]["client_id"].tolist()) if "clients" in out else None,

@@ -28,7 +28,7 @@ import pandas as pd
 from recommender import dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
-from recommender.russian_names import KINDS, normalise, russian_headers
+from recommender.header_aliases import KINDS, header_aliases, normalise
 
 MAX_LISTED = 20
 _log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     default: Any = None
-    #: (other name, allowed value) pairs an enum also reads (after ``russian_names.normalise``).
+    #: (other name, allowed value) pairs an enum also reads (after ``header_aliases.normalise``).
     aliases: tuple[tuple[str, str], ...] = ()
 
 
@@ -131,6 +131,7 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     ),
     "clients": (
         ColumnSpec("client_id", "id", required=True),
+        ColumnSpec("name", "text"),
         ColumnSpec("industry", "text"),
         _enum("segment", Segment, required=False),
         ColumnSpec("size_band", "text"),
@@ -369,18 +370,18 @@ def schema_headers(frame: pd.DataFrame, table: str, where: Source) -> pd.DataFra
     """``frame`` with its headers as the schema of ``table`` spells them: spaces around a header
     dropped, a header that differs from a schema column only in case (Excel's ``Client_ID``)
     renamed to it, and a Russian header (``Отрасль``, ``Код клиента``:
-    ``recommender.russian_names``) read as the schema column the file does not name itself,
+    ``recommender.header_aliases``) read as the schema column the file does not name itself,
     each said in a warning. Two headers naming the same column are an error naming both."""
     names = {spec.name for spec in SCHEMAS[table]}
     renamed: dict[Any, str] = {}
     for column in frame.columns:
         text = str(column).strip()
         renamed[column] = text.lower() if text.lower() in names else text
-    russian = russian_headers(table, list(renamed.values()))
+    aliased = header_aliases(table, list(renamed.values()))
     for column, name in renamed.items():
-        if name in russian:
-            _log.warning("%s: column %r read as %r", where.name, str(column), russian[name])
-            renamed[column] = russian[name]
+        if name in aliased:
+            _log.warning("%s: column %r read as %r", where.name, str(column), aliased[name])
+            renamed[column] = aliased[name]
     seen: dict[str, list[str]] = {}
     for column, name in renamed.items():
         seen.setdefault(name, []).append(str(column))

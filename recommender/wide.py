@@ -4,13 +4,16 @@ Many CRM exports of a portfolio are wide: ``client_id`` and one column per offer
 many the client has (0 or blank: none). ``recsys data import --interactions`` reads such a file
 when it has no ``item_id`` column and at least one column named as an offer of the catalogue;
 then every column other than ``client_id`` (and an optional per-row ``timestamp`` /
-``event_type``) must be an offer, and every cell a count >= 0. Each count above zero becomes one
-interaction with that ``value``. Problems name the wide file's row and column; a problem found
-later (an unknown client) names the wide row its interaction came from (``Source.rows``).
+``event_type``) must be an offer, and every cell a count >= 0. Without a ``client_id`` column
+the one column that is not an offer is the client's key (an export's ``ID``), said at import.
+Each count above zero becomes one interaction with that ``value``. Problems name the wide
+file's row and column; a problem found later (an unknown client) names the wide row its
+interaction came from (``Source.rows``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 import numpy as np
@@ -19,18 +22,30 @@ import pandas as pd
 from recommender.bounds import MAX_EVENT_VALUE
 from recommender.schema import MAX_LISTED, DataValidationError, Source
 
+_log = logging.getLogger(__name__)
 #: Columns a wide row may carry besides ``client_id`` and the offers (one value per client).
 ROW_COLUMNS = ("timestamp", "event_type")
 
 
 def offer_columns(frame: pd.DataFrame, offers: Collection[str]) -> list[str]:
     """The columns of ``frame`` named as offers, when it is a wide portfolio table (no
-    ``item_id`` column, a ``client_id`` one); else none."""
+    ``item_id`` column, a client key: ``client_key``); else none."""
     columns = [str(c) for c in frame.columns]
-    if "item_id" in columns or "client_id" not in columns:
+    if "item_id" in columns:
         return []
     known = set(offers)
-    return [c for c in columns if c in known]
+    items = [c for c in columns if c in known]
+    return items if items and client_key(columns, items) is not None else []
+
+
+def client_key(columns: list[str], items: list[str]) -> str | None:
+    """The column of a wide table naming the client: ``client_id``, or else the one column that
+    is neither an offer nor a row column (an export's ``ID``, ``Customer``); None when there is
+    no such single column."""
+    if "client_id" in columns:
+        return "client_id"
+    rest = [c for c in columns if c not in {*items, *ROW_COLUMNS}]
+    return rest[0] if len(rest) == 1 else None
 
 
 def long_from_wide(
@@ -42,6 +57,12 @@ def long_from_wide(
     items = offer_columns(frame, offers)
     if not items:
         raise DataValidationError([f"{source.name}: no column names an offer of the catalogue"])
+    key = client_key([str(c) for c in frame.columns], items)
+    if key != "client_id":
+        _log.warning(
+            "%s: column %r read as 'client_id' (the one column not an offer)", source.name, key
+        )
+        frame = frame.rename(columns={key: "client_id"})
     others = [str(c) for c in frame.columns if str(c) not in {"client_id", *items, *ROW_COLUMNS}]
     if others:
         raise DataValidationError(

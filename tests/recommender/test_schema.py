@@ -180,9 +180,11 @@ def test_russian_headers_are_read_as_the_columns_the_file_does_not_name(
     text = "ИНН;Клиент;Отрасль;Регион;Код\n7701;ООО Ромашка;ИТ;Москва;x\n"
     clients = read_table_file(write(tmp_path, "clients.csv", text), "clients")
     row = clients.iloc[0]
-    # the tax id is the client's id; its name and the generic code stay extra columns
-    assert [row["client_id"], row["industry"], row["region"]] == ["7701", "ИТ", "Москва"]
-    assert [row["Клиент"], row["Код"]] == ["ООО Ромашка", "x"]
+    # the tax id is the client's id, "Клиент" its name; the generic code stays an extra column
+    assert [row["client_id"], row["name"], row["industry"]] == ["7701", "ООО Ромашка", "ИТ"]
+    assert [row["region"], row["Код"]] == ["Москва", "x"]
+    alone = read_table_file(write(tmp_path, "k.csv", "Клиент;Отрасль\nK-001;ИТ\n"), "clients")
+    assert alone["client_id"].tolist() == ["K-001"]
     assert "clients.csv: column 'Отрасль' read as 'industry'" in caplog.text
     own = "client_id;Код клиента;industry\nc1;7701;bank\n"
     kept = read_table_file(write(tmp_path, "c.csv", own), "clients")

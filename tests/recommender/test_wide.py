@@ -68,3 +68,19 @@ def test_long_files_and_tables_without_offer_columns_are_left_alone(tmp_path: Pa
     frame, source = long_from_wide(numbers, OFFERS, Source("p.parquet"))
     assert frame["value"].tolist() == [3.0]
     assert source.where(0) == "p.parquet row 2"
+
+
+def test_without_client_id_the_one_column_not_an_offer_is_the_client(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame, _ = read(tmp_path, "ID,backup,monitoring\nF86J5PC,1,0\nH6141K3,1,1\n")
+    assert frame[["client_id", "item_id"]].to_numpy().tolist() == [
+        ["F86J5PC", "backup"],
+        ["H6141K3", "backup"],
+        ["H6141K3", "monitoring"],
+    ]
+    assert "column 'ID' read as 'client_id' (the one column not an offer)" in caplog.text
+    # two candidates: no guess, the long reading then names what is missing
+    assert offer_columns(pd.DataFrame({"ID": ["x"], "Name": ["y"], "backup": ["1"]}), OFFERS) == []
+    with pytest.raises(DataValidationError, match="missing required column 'client_id'"):
+        read(tmp_path, "ID,Name,backup\nx,y,1\n")

@@ -221,15 +221,17 @@ def test_a_wide_table_may_name_offers_by_their_names(tmp_path: Path) -> None:
 
 def test_a_russian_crm_export_imports_and_evaluates_with_defaults(tmp_path: Path) -> None:
     """What a 1C-style export gives: a product list with codes and names only, clients by tax
-    id with an industry, and a client x product table headed by the products' names."""
+    id with a name and an industry, and a client x product table headed by the products' names
+    whose rows name the client by its tax id or by its name."""
     rng = np.random.default_rng(1)
     names = ["Резервное копирование", "Мониторинг", "Миграция", "Курс Linux", "Лицензии"]
     items = "Код;Наименование\n" + "".join(f"p{n};{name}\n" for n, name in enumerate(names))
-    clients, wide = ["ИНН;Отрасль"], ["ИНН;" + ";".join(names)]
+    clients, wide = ["ИНН;Клиент;Отрасль"], ["Клиент;" + ";".join(names)]
     for n in range(60):
-        clients.append(f"77{n:02d};{('ИТ', 'Ритейл')[n % 2]}")
+        clients.append(f"77{n:02d};ООО Клиент {n};{('ИТ', 'Ритейл')[n % 2]}")
         owned = rng.random(len(names)) < (0.7, 0.5, 0.2, 0.4, 0.3)
-        wide.append(f"77{n:02d};" + ";".join("1" if o else "" for o in owned))
+        who = f"ООО Клиент {n}" if n % 3 else f"77{n:02d}"
+        wide.append(f"{who};" + ";".join("1" if o else "" for o in owned))
     tables = {"clients": "\n".join(clients) + "\n", "interactions": "\n".join(wide) + "\n"}
     result = run(tmp_path, "data", "import", *files(tmp_path, items=items, **tables))
     assert result.exit_code == 0, result.output
@@ -237,12 +239,15 @@ def test_a_russian_crm_export_imports_and_evaluates_with_defaults(tmp_path: Path
     assert "offers without a kind, read as add-on services" in report
     assert "offers without a price, read as 0" in report
     assert "naming an offer by its name" in report
+    assert "naming a client by its name" in report
     store = OfflineStore(tmp_path / "data")
     assert store.read_table("items")[["kind", "price"]].drop_duplicates().values.tolist() == [
         ["addon", 0.0]
     ]
     assert store.read_table("clients")["industry"].tolist()[:2] == ["ИТ", "Ритейл"]
-    assert set(store.read_table("interactions")["item_id"]) <= {f"p{n}" for n in range(5)}
+    owned = store.read_table("interactions")
+    assert set(owned["item_id"]) <= {f"p{n}" for n in range(5)}
+    assert set(owned["client_id"]) <= {f"77{n:02d}" for n in range(60)}
     result = run(tmp_path, "evaluate", "--models", "popularity,ease", "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert "split snapshot" in result.output

@@ -1,6 +1,6 @@
-"""Russian headers: the most specific present alias wins, and only for columns not named."""
+"""Header aliases: the most specific present one wins, and only for columns not named."""
 
-from recommender.russian_names import HEADERS, KINDS, normalise, russian_headers
+from recommender.header_aliases import HEADERS, KINDS, header_aliases, normalise
 
 
 def test_normalise_folds_case_spaces_and_yo() -> None:
@@ -10,16 +10,20 @@ def test_normalise_folds_case_spaces_and_yo() -> None:
 
 def test_the_most_specific_alias_wins_and_named_columns_are_left_alone() -> None:
     headers = ["Клиент", "Код клиента", "Номенклатура", "Дата"]
-    assert russian_headers("interactions", headers) == {
+    assert header_aliases("interactions", headers) == {
         "Код клиента": "client_id",
         "Номенклатура": "item_id",
         "Дата": "timestamp",
     }
-    assert russian_headers("interactions", ["client_id", "Клиент", "Услуга"]) == {
+    assert header_aliases("interactions", ["client_id", "Клиент", "Услуга"]) == {
         "Услуга": "item_id"
     }
-    assert russian_headers("clients", ["item_id", "Услуга"]) == {}
-    assert russian_headers("unknown", ["Клиент"]) == {}
+    assert header_aliases("clients", ["item_id", "Услуга"]) == {}
+    assert header_aliases("unknown", ["Клиент"]) == {}
+    # a bare ID keys a clients or items table; in interactions it could be an event's id
+    assert header_aliases("clients", ["ID", "sex"]) == {"ID": "client_id"}
+    assert header_aliases("items", ["Id", "name"]) == {"Id": "item_id"}
+    assert header_aliases("interactions", ["ID", "item_id"]) == {}
 
 
 def test_aliases_are_written_as_normalise_leaves_them() -> None:

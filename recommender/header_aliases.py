@@ -1,9 +1,10 @@
-"""Russian headers and kind names, as a Russian CRM (1C and the like) exports them.
+"""Other names of the schema's columns: Russian headers and kind names, as a Russian CRM (1C
+and the like) exports them, and a bare ``ID`` for the key of a clients / items table.
 
-``HEADERS`` maps, per table, a schema column to the Russian headers read as it, most specific
+``HEADERS`` maps, per table, a schema column to the headers read as it, most specific
 first (``Код клиента`` before ``Клиент``: where both are present, the code is the id and the
 other stays an extra column). A header is matched after ``normalise`` (case, spaces, ``ё``).
-A Russian header is read only where the file has no column of the schema's own name, and
+An alias is read only where the file has no column of the schema's own name, and
 ``recommender.schema.schema_headers`` says each one it reads. ``KINDS`` are the Russian names
 of the offer kinds (``ItemKind``).
 """
@@ -19,7 +20,7 @@ _ITEM_REF = (*_ITEM_CODE, "услуга", "продукт", "товар", "но�
 
 HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "items": {
-        "item_id": (*_ITEM_CODE, "код"),
+        "item_id": (*_ITEM_CODE, "код", "id"),
         "name": ("наименование", "название", "услуга", "продукт", "товар", "номенклатура"),
         "kind": ("вид", "тип", "вид услуги", "тип услуги", "вид предложения"),
         "family": ("семейство", "группа", "категория"),
@@ -29,7 +30,9 @@ HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "tags": ("теги", "метки"),
     },
     "clients": {
-        "client_id": (*_CLIENT_ID, "код"),
+        # "Клиент" is the id when nothing more specific is present, else the client's name
+        "client_id": (*_CLIENT_ID, "код", "id", "клиент", "контрагент"),
+        "name": ("наименование", "название", "наименование клиента", "клиент", "контрагент"),
         "industry": ("отрасль", "вид деятельности", "сфера деятельности"),
         "segment": ("сегмент",),
         "size_band": ("размер", "размер компании", "категория размера"),
@@ -69,8 +72,8 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text.strip().lower().replace("ё", "е"))
 
 
-def russian_headers(table: str, headers: list[str]) -> dict[str, str]:
-    """{header: schema column} for the Russian ``headers`` of ``table`` read as schema columns
+def header_aliases(table: str, headers: list[str]) -> dict[str, str]:
+    """{header: schema column} for the ``headers`` of ``table`` read as schema columns
     the headers do not name themselves; per column the most specific alias present wins."""
     aliases = HEADERS.get(table, {})
     present = {normalise(h): h for h in reversed(headers)}  # the first of equal headers

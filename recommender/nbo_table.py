@@ -1,6 +1,7 @@
 """Next-best offers as one table (a row per client, by opportunity) and its file formats.
 
-Columns: ``position`` (1 = biggest opportunity), the client's attributes, ``spend`` (list
+Columns: ``position`` (1 = biggest opportunity), the client's attributes (its name, when the
+clients carry one, as ``client_name``), ``spend`` (list
 prices of owned offers), the loyalty tier and its progress (``recommender.loyalty``),
 ``expected_value`` and, for each rank ``i``: ``offer_i`` (id), ``offer_i_name``,
 ``offer_i_kind``, ``offer_i_probability``, ``offer_i_value`` and ``offer_i_reasons``.
@@ -38,7 +39,9 @@ XLSX_SHEET = "next-best offers"
 XLSX_MAX_ROWS = 1_048_575
 #: Parquet row groups of a streamed export hold at least this many rows (the last one aside).
 PARQUET_GROUP_ROWS = 16_384
-CLIENT_COLUMNS = ("client_id", "manager_id", "industry", "segment", "size_band", "region")
+CLIENT_COLUMNS = ("client_id", "name", "manager_id", "industry", "segment", "size_band", "region")
+#: Export headers of client columns whose own name would be ambiguous there.
+_EXPORTED_AS = {"name": "client_name"}
 
 
 def client_spend(result: NboResult, model: ServableModel) -> np.ndarray:
@@ -61,7 +64,7 @@ def nbo_frame(
     for column in CLIENT_COLUMNS[1:]:
         if column in data.attributes:
             values = np.asarray(data.column(column), dtype=object)[order]
-            out[column] = np.where(pd.isna(values), "", values)
+            out[_EXPORTED_AS.get(column, column)] = np.where(pd.isna(values), "", values)
     spend = client_spend(result, model)[order]
     tiers = data.column("loyalty_tier")
     progress = [tier_progress(float(spend[n]), tiers[i]) for n, i in enumerate(order.tolist())]

@@ -267,7 +267,8 @@ def client_page(
     view = client_view(model, store, client_id, filters, ranking_policy(settings), extra)
     row = client_rows(view, extra.profi_tiers)[0]
     record = view.frame.iloc[0]
-    profile = [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]
+    named = [("name", row.name)] if row.name else []
+    profile = named + [(c, record[c]) for c in PROFILE_COLUMNS if record.get(c)]
     risk = client_risk(extra.scores, extra.bands, client_id) if extra.scores else None
     context = {
         "principal": principal,

@@ -52,6 +52,8 @@ class RiskCell:
 @dataclass(frozen=True)
 class ClientRow:
     client_id: str
+    #: The client's name, when the clients carry one ("" otherwise).
+    name: str
     industry: str
     segment: str
     owned: list[str]
@@ -96,6 +98,7 @@ def client_rows(view: ManagerView, profi_tiers: dict[str, int] | None = None) ->
         rows.append(
             ClientRow(
                 client_id=client_id,
+                name=_text(record.get("client_name")),
                 industry=_text(record.get("industry")),
                 segment=_text(record.get("segment")),
                 owned=view.owned.get(client_id, []),

@@ -76,6 +76,8 @@ def make_frames(n_clients: int = 60, seed: int = 7) -> tuple[pd.DataFrame, pd.Da
                 "region": "north",
                 "manager_id": "m001" if n % 2 == 0 else "m002",
                 "loyalty_tier": "silver",
+                # a CRM names some clients (the pages show the name, the id beside it)
+                "name": f"ООО Клиент {n}" if n % 5 == 0 else None,
             }
         )
         liked = preferred[industry]

@@ -59,6 +59,9 @@ def test_manager_sees_own_clients_ordered_by_opportunity(client: TestClient) -> 
     assert values == sorted(values, reverse=True)
     assert any(name in page.text for name in NAMES)
     assert "пользуются" in page.text  # reasons are shown (in Russian by default)
+    # a client the CRM names is listed by its name, its id beside it; the others by their id
+    assert ">ООО Клиент 10</a>" in page.text and '<div class="muted">c010 · ' in page.text
+    assert ">c002</a>" in page.text
 
 
 def test_other_managers_page_is_forbidden(client: TestClient) -> None:
@@ -95,6 +98,8 @@ def test_csv_export_parses_and_matches_page_order(client: TestClient) -> None:
     assert set(frame["client_id"]) == _manager_clients("m001")
     assert list(frame["expected_value"]) == sorted(frame["expected_value"], reverse=True)
     assert set(frame["offer_1_name"].dropna()) <= NAMES
+    named = frame.set_index("client_id")["client_name"]
+    assert named["c010"] == "ООО Клиент 10" and pd.isna(named["c002"])
 
 
 def test_xlsx_export_parses(client: TestClient) -> None:
@@ -124,6 +129,7 @@ def test_client_detail(client: TestClient) -> None:
     assert "Клиент c000" in page.text
     assert "Подключено" in page.text
     assert "Отрасль" in page.text and "industry" not in page.text.split("<main>")[1]  # labels
+    assert "Название</dt><dd>ООО Клиент 0</dd>" in page.text
     english = client.get(
         "/managers/m001/clients/c000", headers={**manager("m001"), "Accept-Language": "en"}
     )

@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from recommender.header_aliases import normalise
 from recommender.schema import MAX_LISTED, DataValidationError, Source
 
 OnUnknown = Literal["error", "skip"]
@@ -170,22 +171,24 @@ def _check_prerequisites(
 
 
 def entity_names(table: pd.DataFrame, key: str) -> dict[str, str]:
-    """Name -> id (``key``) of the offers / clients of ``table``, for names that no other row
-    shares and that are no row's id; empty without a ``name`` column."""
+    """Name -> id (``key``) of the offers / clients of ``table``, the names as
+    ``header_aliases.normalise`` writes them (case, spaces, ``ё``: a CRM's sales register and its
+    product list do not always agree), for names that no other row shares so written and that
+    are no row's id; empty without a ``name`` column."""
     if "name" not in table:
         return {}
     ids = set(table[key].tolist())
     names = table["name"].dropna()
-    unique = names[~names.duplicated(keep=False)]
-    return {
-        name: entity
-        for name, entity in zip(unique.tolist(), table.loc[unique.index, key].tolist(), strict=True)
-        if name not in ids
-    }
+    names = names[~names.isin(ids)]
+    written = names.map(normalise)
+    unique = ~written.duplicated(keep=False)
+    return dict(
+        zip(written[unique].tolist(), table.loc[names.index[unique], key].tolist(), strict=True)
+    )
 
 
 def offer_names(items: pd.DataFrame) -> dict[str, str]:
-    """Offer name -> item_id, for names that no other offer shares and that are no offer's id."""
+    """Offer name (as ``normalise`` writes it) -> item_id: ``entity_names`` of the offers."""
     return entity_names(items, "item_id")
 
 
@@ -197,11 +200,12 @@ def _names_as_ids(
     row's id, counted with examples."""
     names = entity_names(table, key)
     column = frame[key]
-    named = (~column.isin(set(table[key].tolist())) & column.isin(set(names))).to_numpy()
+    written = column.map(normalise, na_action="ignore")
+    named = (~column.isin(set(table[key].tolist())) & written.isin(set(names))).to_numpy()
     if not named.any():
         return frame
     frame = frame.copy()
-    frame.loc[named, "mapped_id"] = column[named].map(names)
+    frame.loc[named, "mapped_id"] = written[named].map(names)
     entity, kind = ("offer", "item") if key == "item_id" else ("client", "client")
     text = f"{entity} {{{key}!r}} is named by its name: read as {key} {{mapped_id!r}}"
     examples = _describe(frame, named, source, text)

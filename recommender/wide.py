@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.bounds import MAX_EVENT_VALUE
+from recommender.header_aliases import normalise
 from recommender.schema import MAX_LISTED, DataValidationError, Source
 
 _log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ def offer_columns(frame: pd.DataFrame, offers: Collection[str]) -> list[str]:
     columns = [str(c) for c in frame.columns]
     if "item_id" in columns:
         return []
-    known = set(offers)
-    items = [c for c in columns if c in known]
+    known = {normalise(offer) for offer in offers}  # names as integrity matches them
+    items = [c for c in columns if normalise(c) in known]
     return items if items and client_key(columns, items) is not None else []
 
 

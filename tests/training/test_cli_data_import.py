@@ -226,11 +226,12 @@ def test_a_russian_crm_export_imports_and_evaluates_with_defaults(tmp_path: Path
     rng = np.random.default_rng(1)
     names = ["Резервное копирование", "Мониторинг", "Миграция", "Курс Linux", "Лицензии"]
     items = "Код;Наименование\n" + "".join(f"p{n};{name}\n" for n, name in enumerate(names))
-    clients, wide = ["ИНН;Клиент;Отрасль"], ["Клиент;" + ";".join(names)]
+    # the sales register writes names in its own case: matched as the catalogue's
+    clients, wide = ["ИНН;Клиент;Отрасль"], ["Клиент;" + ";".join(n.upper() for n in names)]
     for n in range(60):
         clients.append(f"77{n:02d};ООО Клиент {n};{('ИТ', 'Ритейл')[n % 2]}")
         owned = rng.random(len(names)) < (0.7, 0.5, 0.2, 0.4, 0.3)
-        who = f"ООО Клиент {n}" if n % 3 else f"77{n:02d}"
+        who = f"ооо клиент {n}" if n % 3 else f"77{n:02d}"
         wide.append(f"{who};" + ";".join("1" if o else "" for o in owned))
     tables = {"clients": "\n".join(clients) + "\n", "interactions": "\n".join(wide) + "\n"}
     result = run(tmp_path, "data", "import", *files(tmp_path, items=items, **tables))

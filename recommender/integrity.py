@@ -198,14 +198,20 @@ def _names_as_ids(
     """Interactions whose ``key`` (``item_id`` / ``client_id``) is no row's id of ``table`` but
     exactly one row's name (a CRM export lists the product's or the client's name) read as that
     row's id, counted with examples."""
-    names = entity_names(table, key)
     column = frame[key]
-    written = column.map(normalise, na_action="ignore")
-    named = (~column.isin(set(table[key].tolist())) & written.isin(set(names))).to_numpy()
+    unknown = ~column.isin(set(table[key].tolist())) & column.notna()
+    if not unknown.any():  # the usual import: every row by id, no name written out
+        return frame
+    names = entity_names(table, key)
+    values = column[unknown]
+    lookup = {value: names.get(normalise(value)) for value in values.unique()}
+    mapped = values.map(lookup)
+    named = np.zeros(len(frame), dtype=bool)
+    named[np.flatnonzero(unknown.to_numpy())[mapped.notna().to_numpy()]] = True
     if not named.any():
         return frame
     frame = frame.copy()
-    frame.loc[named, "mapped_id"] = written[named].map(names)
+    frame.loc[named, "mapped_id"] = mapped[mapped.notna()].to_numpy()
     entity, kind = ("offer", "item") if key == "item_id" else ("client", "client")
     text = f"{entity} {{{key}!r}} is named by its name: read as {key} {{mapped_id!r}}"
     examples = _describe(frame, named, source, text)

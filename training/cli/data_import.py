@@ -164,7 +164,9 @@ def import_command(
     List columns (tags, prerequisites) are ';'-separated in CSV; timestamps are ISO 8601 or
     one local format per column (31.12.2024, 31/12/2024, 12/31/2024; ambiguous columns are an
     error; naive means UTC), from 1990-01-01 to 1 day ahead, as at the events API
-    (recommender.bounds). Unknown ids and duplicates are counted and reported.
+    (recommender.bounds). Russian headers (Код клиента, Отрасль, Услуга, Дата, Наименование,
+    Вид, Цена) are read as the columns a file does not name itself, each said; offers and
+    clients may be named by their names. Unknown ids and duplicates are counted and reported.
     """
     given = {"items": items, "clients": clients, "interactions": interactions}
     files: dict[str, PathLike] = {k: v for k, v in given.items() if v is not None}

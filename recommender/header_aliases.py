@@ -1,5 +1,7 @@
 """Other names of the schema's columns: Russian headers and kind names, as a Russian CRM (1C
-and the like) exports them, and a bare ``ID`` for the key of a clients / items table.
+and the like) exports them, common English ones (``Customer ID``, ``Product code``, ``Date``),
+and a bare ``ID`` for the key of a clients / items table. A header none of these covers is
+mapped by the user (``recsys data import --column 'Header=column'``).
 
 ``HEADERS`` maps, per table, a schema column to the headers read as it, most specific
 first (``Код клиента`` before ``Клиент``: where both are present, the code is the id and the
@@ -14,39 +16,89 @@ from __future__ import annotations
 import re
 
 _CLIENT_ID = ("код клиента", "id клиента", "идентификатор клиента", "код контрагента", "инн")
-_CLIENT_REF = (*_CLIENT_ID, "клиент", "контрагент")
+_CLIENT_ID_EN = ("customer id", "customer_id", "customer code", "account id", "account_id")
+_CLIENT_REF = (*_CLIENT_ID, *_CLIENT_ID_EN, "клиент", "контрагент", "customer", "account")
 _ITEM_CODE = ("код услуги", "код продукта", "код товара", "код предложения", "артикул")
-_ITEM_REF = (*_ITEM_CODE, "услуга", "продукт", "товар", "номенклатура", "предложение")
+_ITEM_CODE_EN = ("product code", "product id", "product_id", "sku")
+_ITEM_REF = (
+    *_ITEM_CODE,
+    *_ITEM_CODE_EN,
+    "услуга",
+    "продукт",
+    "товар",
+    "номенклатура",
+    "предложение",
+    "product",
+    "service",
+    "offer",
+)
 
 HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "items": {
-        "item_id": (*_ITEM_CODE, "код", "id"),
-        "name": ("наименование", "название", "услуга", "продукт", "товар", "номенклатура"),
+        "item_id": (*_ITEM_CODE, *_ITEM_CODE_EN, "код", "code", "id"),
+        "name": (
+            "наименование",
+            "название",
+            "услуга",
+            "продукт",
+            "товар",
+            "номенклатура",
+            "product name",
+            "title",
+            "product",
+        ),
         "kind": ("вид", "тип", "вид услуги", "тип услуги", "вид предложения"),
-        "family": ("семейство", "группа", "категория"),
-        "price": ("цена", "стоимость", "цена, руб", "стоимость, руб"),
+        "family": ("семейство", "группа", "категория", "product family"),
+        "price": ("цена", "стоимость", "цена, руб", "стоимость, руб", "list price", "unit price"),
         "margin": ("маржа", "маржинальность"),
-        "vendor": ("вендор", "производитель", "поставщик"),
+        "vendor": ("вендор", "производитель", "поставщик", "manufacturer", "supplier"),
         "tags": ("теги", "метки"),
     },
     "clients": {
         # "Клиент" is the id when nothing more specific is present, else the client's name
-        "client_id": (*_CLIENT_ID, "код", "id", "клиент", "контрагент"),
-        "name": ("наименование", "название", "наименование клиента", "клиент", "контрагент"),
-        "industry": ("отрасль", "вид деятельности", "сфера деятельности"),
+        "client_id": (*_CLIENT_ID, *_CLIENT_ID_EN, "код", "id", "клиент", "контрагент", "customer"),
+        "name": (
+            "наименование",
+            "название",
+            "наименование клиента",
+            "клиент",
+            "контрагент",
+            "customer name",
+            "account name",
+            "company name",
+            "company",
+            "customer",
+        ),
+        "industry": ("отрасль", "вид деятельности", "сфера деятельности", "sector"),
         "segment": ("сегмент",),
-        "size_band": ("размер", "размер компании", "категория размера"),
+        "size_band": ("размер", "размер компании", "категория размера", "company size"),
         "region": ("регион", "субъект рф"),
-        "manager_id": ("менеджер", "ответственный", "аккаунт-менеджер", "ответственный менеджер"),
+        "manager_id": (
+            "менеджер",
+            "ответственный",
+            "аккаунт-менеджер",
+            "ответственный менеджер",
+            "account manager",
+        ),
         "signup_date": ("дата регистрации", "дата начала работы", "клиент с", "дата подключения"),
         "loyalty_tier": ("уровень лояльности", "уровень"),
     },
     "interactions": {
         "client_id": _CLIENT_REF,
         "item_id": _ITEM_REF,
-        "timestamp": ("дата", "период", "дата продажи", "дата подключения", "дата события"),
-        "value": ("количество", "кол-во"),
-        "event_type": ("тип события", "событие"),
+        "timestamp": (
+            "дата",
+            "период",
+            "дата продажи",
+            "дата подключения",
+            "дата события",
+            "date",
+            "event date",
+            "purchase date",
+            "order date",
+        ),
+        "value": ("количество", "кол-во", "quantity", "qty"),
+        "event_type": ("тип события", "событие", "event"),
     },
 }
 

@@ -3,7 +3,7 @@
 ``validate_table`` turns a raw frame (a file read by ``recommender.table_files``: CSV and Excel
 cells as strings, Parquet typed) into a clean typed frame, or raises ``DataValidationError``
 listing every problem with its file, 1-based data row (and CSV line), column and reason.
-Headers match the schema's names without surrounding spaces or case, and Russian headers
+Headers match the schema's names without surrounding spaces or case, and header aliases
 (``Отрасль``, ``Код клиента``) the columns a file does not name itself (``schema_headers``).
 Columns the schema does not know are passed through, so a data set can carry extra features; an
 extra client column that is entirely dates in one local format (``31.12.2024``, ``12/31/2024``:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,28 @@ def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
     return read_table_source(path, table)[0]
 
 
+def user_headers(frame: pd.DataFrame, columns: Mapping[str, str], source: Source) -> pd.DataFrame:
+    """``frame`` with the headers the user mapped (``{header: column}``, headers compared without
+    surrounding spaces) renamed, each said; headers the file lacks are ignored (one mapping serves
+    every file of an import)."""
+    renamed = {c: columns[str(c).strip()] for c in frame.columns if str(c).strip() in columns}
+    for header, column in renamed.items():
+        _log.warning("%s: column %r read as %r (--column)", source.name, str(header), column)
+    return frame.rename(columns=renamed) if renamed else frame
+
+
 def read_table_source(
-    path: str | os.PathLike[str], table: str, *, offers: Collection[str] = ()
+    path: str | os.PathLike[str],
+    table: str,
+    *,
+    offers: Collection[str] = (),
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, Source]:
-    """``read_table_file``, and the source naming the file's rows. Interactions without an
-    ``item_id`` column but with columns named as ``offers`` are a client x offer table, read as
-    long rows (``recommender.wide``)."""
+    """``read_table_file``, and the source naming the file's rows. ``columns`` renames headers
+    (the user's own mapping, ``{header: schema column}``) before the schema's matching and
+    aliases (``schema.schema_headers``). Interactions without an ``item_id`` column but with
+    columns named as ``offers`` are a client x offer table, read as long rows
+    (``recommender.wide``)."""
     file = Path(path)
     if not file.is_file():
         raise DataValidationError([f"{file}: file not found"])
@@ -76,9 +92,6 @@ def read_table_source(
             if dialect != csv_dialect.Dialect("utf-8-sig", ","):
                 _log.warning("%s: read as %s", file, dialect.describe())
             raw = csv_dialect.read_csv(file, dialect)
-            if dialect.decimal_comma:
-                numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
-                raw = csv_dialect.decimal_points(raw, numbers)
         elif suffix in (".parquet", ".pq"):
             raw = pd.read_parquet(file)
         elif suffix == ".xlsx":
@@ -96,13 +109,15 @@ def read_table_source(
             raise
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
     source = Source.of(file)
-    if table == "interactions" and offers:
-        raw = schema_headers(raw, table, source)
-        if columns := wide.offer_columns(raw, offers):
-            _log.warning(
-                "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",
-                file,
-                len(columns),
-            )
-            raw, source = wide.long_from_wide(raw, offers, source)
+    raw = schema_headers(user_headers(raw, columns or {}, source), table, source)
+    if suffix == ".csv" and dialect.decimal_comma:  # after the headers: 'Цена' is 'price'
+        numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
+        raw = csv_dialect.decimal_points(raw, numbers)
+    if table == "interactions" and offers and (items := wide.offer_columns(raw, offers)):
+        _log.warning(
+            "%s: no 'item_id' column: read as a client x offer table (%d offer columns)",
+            file,
+            len(items),
+        )
+        raw, source = wide.long_from_wide(raw, offers, source)
     return validate_table(raw, table, source=source), source

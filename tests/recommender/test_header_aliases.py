@@ -24,6 +24,13 @@ def test_the_most_specific_alias_wins_and_named_columns_are_left_alone() -> None
     assert header_aliases("clients", ["ID", "sex"]) == {"ID": "client_id"}
     assert header_aliases("items", ["Id", "name"]) == {"Id": "item_id"}
     assert header_aliases("interactions", ["ID", "item_id"]) == {}
+    english = ["Customer ID", "Customer", "Product Code", "Order Date", "Qty"]
+    assert header_aliases("interactions", english) == {
+        "Customer ID": "client_id",
+        "Product Code": "item_id",
+        "Order Date": "timestamp",
+        "Qty": "value",
+    }
 
 
 def test_aliases_are_written_as_normalise_leaves_them() -> None:

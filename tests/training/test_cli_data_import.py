@@ -252,3 +252,31 @@ def test_a_russian_crm_export_imports_and_evaluates_with_defaults(tmp_path: Path
     result = run(tmp_path, "evaluate", "--models", "popularity,ease", "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert "split snapshot" in result.output
+
+
+def test_the_user_maps_headers_no_alias_covers(tmp_path: Path) -> None:
+    items = "Код;Наименование;Цена\ni1;Backup;1 234,5\ni2;Linux;99,9\n"
+    clients = "Партнёр;Отрасль\nc1;it\nc2;energy\n"
+    owned = "Партнёр;Номенклатура\nc1;i1\nc2;i2\n"
+    args = files(tmp_path, items=items, clients=clients, interactions=owned)
+    result = run(tmp_path, "data", "import", *args)
+    assert result.exit_code == 2
+    assert "missing required column 'client_id' (columns found: Партнёр, " in result.output
+    result = run(tmp_path, "data", "import", *args, "--column", " Партнёр =client_id")
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    assert store.read_table("interactions")["client_id"].tolist() == ["c1", "c2"]
+    # a decimal-comma price under a Russian header is read as the price it is, even beside a
+    # value that is none (only that one is refused)
+    assert store.read_table("items")["price"].tolist() == [1234.5, 99.9]
+    quoted = files(tmp_path, items=items.replace("99,9", "по запросу"))
+    result = run(tmp_path, "data", "import", *quoted)
+    assert result.exit_code == 2
+    assert "items.csv row 2 (line 3), column 'price': 'по запросу' is not a number" in result.output
+    assert "row 1 (line 2)" not in result.output
+    for bad, said in (
+        ("Партнёр=client", "'client' is no column of the schema"),
+        ("Партнёр", "'Партнёр' is not HEADER=COLUMN"),
+    ):
+        result = run(tmp_path, "data", "import", *args, "--column", bad)
+        assert result.exit_code == 2 and said in result.output

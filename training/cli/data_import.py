@@ -37,11 +37,13 @@ def import_files(
     *,
     data_dir: PathLike | None = None,
     on_unknown: OnUnknown = "error",
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[str, ImportReport]:
     """Import any subset of the tables from CSV / Excel / Parquet files; returns (snapshot,
     report).
 
     Tables not given are kept from the current snapshot and checked with the new ones.
+    ``columns`` maps a file's header to a schema column (``recommender.table_files``).
     """
     from feature_store.offline import TABLES, OfflineStore
     from recommender.integrity import check_integrity, offer_names
@@ -60,7 +62,9 @@ def import_files(
         catalogue = tables.get("items") if name == "interactions" else None
         # a wide file's columns may be offers' ids or names
         offers = [] if catalogue is None else [*catalogue["item_id"], *offer_names(catalogue)]
-        tables[name], sources[name] = read_table_source(files[name], name, offers=offers)
+        tables[name], sources[name] = read_table_source(
+            files[name], name, offers=offers, columns=columns
+        )
     tables = {name: tables[name] for name in TABLES if name in tables}
     clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
     return store.write_snapshot(clean), report
@@ -158,6 +162,14 @@ def import_command(
             "--on-unknown", help="Interactions with unknown ids: abort (error) or skip and count."
         ),
     ] = OnUnknownChoice.ERROR,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            metavar="HEADER=COLUMN",
+            help="Read a file's header as a schema column (repeatable), e.g. 'Партнёр=client_id'.",
+        ),
+    ] = None,
 ) -> None:
     """Import CSV / Excel / Parquet tables into the offline store (tables not given are kept).
 
@@ -174,7 +186,35 @@ def import_command(
         typer.echo("give at least one of --items, --clients, --interactions", err=True)
         raise typer.Exit(code=2)
     mode: OnUnknown = "skip" if on_unknown is OnUnknownChoice.SKIP else "error"
-    _run("import", lambda: import_files(files, data_dir=data_dir, on_unknown=mode))
+    try:
+        mapping = column_mapping(column or [])
+    except ValueError as exc:
+        typer.echo(f"--column: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    _run(
+        "import",
+        lambda: import_files(files, data_dir=data_dir, on_unknown=mode, columns=mapping),
+    )
+
+
+def column_mapping(pairs: list[str]) -> dict[str, str]:
+    """``HEADER=COLUMN`` pairs as ``{header: column}``; a column no table has, a pair without
+    ``=`` or a header given twice is a ``ValueError`` naming it."""
+    from recommender.schema import SCHEMAS
+
+    known = sorted({spec.name for specs in SCHEMAS.values() for spec in specs})
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        header, sep, target = pair.partition("=")
+        header, target = header.strip(), target.strip()
+        if not sep or not header or not target:
+            raise ValueError(f"{pair!r} is not HEADER=COLUMN")
+        if target not in known:
+            raise ValueError(f"{target!r} is no column of the schema ({', '.join(known)})")
+        if header in mapping:
+            raise ValueError(f"header {header!r} is mapped twice")
+        mapping[header] = target
+    return mapping
 
 
 def import_movielens_command(

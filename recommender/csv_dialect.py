@@ -67,6 +67,7 @@ def read_csv(path: Path, dialect: Dialect) -> pd.DataFrame:
         dtype=str,
         keep_default_na=False,
         skipinitialspace=True,
+        skip_blank_lines=False,  # kept (then skipped as blank rows), so lines stay counted
     )
 
 

@@ -73,8 +73,10 @@ class Source:
         return cls(name, 1 if name.lower().endswith(".csv") else None)
 
     def with_rows(self, rows: np.ndarray) -> Source:
-        """This source for a table whose row ``i`` comes from the file's row ``rows[i]``."""
-        return replace(self, rows=np.asarray(rows, dtype=np.int64))
+        """This source for a table whose row ``i`` comes from this source's row ``rows[i]``
+        (composed: a wide table read from a report's sheet still names the sheet's rows)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return replace(self, rows=rows if self.rows is None else self.rows[rows])
 
     def where(self, position: int) -> str:
         """Location of the 0-based data row ``position``: 'x.csv row 17 (line 18)',

@@ -36,8 +36,19 @@ def known_headers(table: str, extra: Collection[str] = ()) -> set[str]:
 
 
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as stripped text, blank ones as ''."""
+    """Every cell as stripped text, blank ones as '' (for the few rows searched for a header)."""
     return frame.astype(object).where(frame.notna(), "").astype(str).apply(lambda c: c.str.strip())
+
+
+def _blank(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing or empty text (column by column: no copy of the frame)."""
+    blank = np.ones(len(frame), dtype=bool)
+    for _, column in frame.items():
+        empty = column.isna()
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            empty |= column.eq("")
+        blank &= empty.to_numpy()
+    return blank
 
 
 def table_rows(
@@ -46,21 +57,22 @@ def table_rows(
     """``frame`` (read with its first line as the header) re-headed at the header row found
     (see the module), without title, blank and total rows; the source maps each kept row to its
     line. Unchanged (the same objects) when there is nothing to skip."""
-    cells = _cells(frame)
+    head = _cells(frame.head(MAX_TITLE_ROWS))
     start = 0
     if not any(normalise(str(c)) in known for c in frame.columns):
-        for r in range(min(MAX_TITLE_ROWS, len(frame))):
-            if any(normalise(v) in known for v in cells.iloc[r]):
+        for r in range(len(head)):
+            if any(normalise(v) in known for v in head.iloc[r]):
                 start = r + 1
                 break
     keep = np.ones(len(frame), dtype=bool)
     keep[:start] = False
-    body = cells.iloc[start:]
-    blank = np.zeros(len(frame), dtype=bool)
-    blank[start:] = (body == "").all(axis=1).to_numpy()
+    blank = _blank(frame)
+    blank[:start] = False
     total = np.zeros(len(frame), dtype=bool)
     if len(frame.columns):
-        total[start:] = body.iloc[:, 0].map(normalise).isin(TOTAL_WORDS).to_numpy()
+        first = frame.iloc[:, 0].astype(str).str.strip().str.lower().str.replace("ё", "е")
+        total = first.isin(TOTAL_WORDS).to_numpy().copy()
+        total[:start] = False
     keep &= ~blank & ~total
     if keep.all():
         return frame, source
@@ -74,11 +86,11 @@ def table_rows(
         )
     for mask, what in ((blank, "blank row(s)"), (total, "total row(s)")):
         if mask.any():
-            first = source.where(int(np.flatnonzero(mask)[0]))
-            _log.warning("%s: %d %s skipped (the first: %s)", source.name, mask.sum(), what, first)
+            where = source.where(int(np.flatnonzero(mask)[0]))
+            _log.warning("%s: %d %s skipped (the first: %s)", source.name, mask.sum(), what, where)
     rows = np.flatnonzero(keep)
     out = frame.iloc[rows].reset_index(drop=True)
     if start:
-        header = cells.iloc[start - 1].tolist()
+        header = head.iloc[start - 1].tolist()
         out.columns = [h if h else f"unnamed {j + 1}" for j, h in enumerate(header)]
     return out, source.with_rows(rows)

@@ -41,13 +41,17 @@ def _cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _blank(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose every cell is missing or empty text (column by column: no copy of the frame)."""
+    """Rows whose every cell is missing or empty text, column by column (no copy of the frame;
+    an object column may hold lists or numbers: only text is compared)."""
     blank = np.ones(len(frame), dtype=bool)
     for _, column in frame.items():
-        empty = column.isna()
-        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            empty |= column.eq("")
-        blank &= empty.to_numpy()
+        empty = column.isna().to_numpy()
+        if column.dtype == object:  # Excel cells: text, or values of other types
+            text = column.map(lambda v: isinstance(v, str) and v == "")
+            empty = empty | text.to_numpy(dtype=bool)
+        elif pd.api.types.is_string_dtype(column.dtype):
+            empty = empty | column.eq("").to_numpy(dtype=bool)
+        blank &= empty
     return blank
 
 

@@ -109,8 +109,9 @@ def read_table_source(
             raise
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
     source = Source.of(file)
-    known = sheet_layout.known_headers(table, [*(columns or {}), *offers])
-    raw, source = sheet_layout.table_rows(raw, table, source, known)
+    if suffix not in (".parquet", ".pq"):  # typed data has no report layout
+        known = sheet_layout.known_headers(table, [*(columns or {}), *offers])
+        raw, source = sheet_layout.table_rows(raw, table, source, known)
     raw = schema_headers(user_headers(raw, columns or {}, source), table, source)
     if suffix == ".csv" and dialect.decimal_comma:  # after the headers: 'Цена' is 'price'
         numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]

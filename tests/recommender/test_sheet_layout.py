@@ -3,6 +3,7 @@ every problem still names the file's own line (sheet row)."""
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import Workbook
@@ -72,3 +73,22 @@ def test_a_table_with_its_header_first_or_none_found_is_left_as_read() -> None:
     same, _ = table_rows(titled, "clients", source, known)  # no header: only the blank row goes
     assert same["Отчёт"].tolist() == ["x", "y"]
     assert "отрасль" in known and "код клиента" in known and "industry" in known
+
+
+def test_cells_that_are_not_text_are_never_blank() -> None:
+    """Excel cells of other types, and list cells (a Parquet file's), are compared as text only."""
+    frame = pd.DataFrame(
+        {
+            "item_id": ["a", "", "b"],
+            "tags": [np.array(["x"]), np.array([]), np.array([], dtype=str)],
+            "price": [1, "", 0],
+        }
+    )
+    out, source = table_rows(frame, "items", Source("items.xlsx", 1, "sheet row"), set())
+    assert out["item_id"].tolist() == ["a", "", "b"]  # row 2 holds an (empty) list: not blank
+    blank = pd.DataFrame({"item_id": ["a", "", "b"], "price": [1, "", 0]}, dtype=object)
+    out, source = table_rows(blank, "items", Source("items.xlsx", 1, "sheet row"), set())
+    assert (
+        out["item_id"].tolist() == ["a", "b"]
+        and source.where(1) == "items.xlsx row 3 (sheet row 4)"
+    )

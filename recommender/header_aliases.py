@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 _CLIENT_ID = ("код клиента", "id клиента", "идентификатор клиента", "код контрагента", "инн")
 _CLIENT_ID_EN = ("customer id", "customer_id", "customer code", "account id", "account_id")
 _CLIENT_REF = (*_CLIENT_ID, *_CLIENT_ID_EN, "клиент", "контрагент", "customer", "account")
@@ -122,6 +124,13 @@ _SPACES = re.compile(r"\s+")
 def normalise(text: str) -> str:
     """Lower case, ``ё`` as ``е``, runs of spaces as one, none around."""
     return _SPACES.sub(" ", text.strip().lower().replace("ё", "е"))
+
+
+def normalise_all(values: pd.Series) -> pd.Series:
+    """``normalise`` of every text value of ``values`` (missing stays missing), each distinct
+    value once: an import's enum column has millions of rows and a handful of values."""
+    distinct = pd.unique(values.dropna())
+    return values.map({value: normalise(str(value)) for value in distinct})
 
 
 def header_aliases(table: str, headers: list[str]) -> dict[str, str]:

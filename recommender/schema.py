@@ -28,7 +28,7 @@ import pandas as pd
 from recommender import dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
-from recommender.header_aliases import KINDS, header_aliases, normalise
+from recommender.header_aliases import KINDS, header_aliases, normalise_all
 
 MAX_LISTED = 20
 _log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def _as_text(raw: pd.Series) -> pd.Series:
 
 def _convert_enum(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Converted:
     lookup = {v.lower(): v for v in spec.allowed} | dict(spec.aliases)
-    clean = _as_text(raw).map(normalise, na_action="ignore").map(lookup)
+    clean = normalise_all(_as_text(raw)).map(lookup)
     bad = clean.isna() & ~missing
     options = ", ".join(spec.allowed)
     if spec.aliases:

@@ -74,8 +74,9 @@ def table_rows(
     blank[:start] = False
     total = np.zeros(len(frame), dtype=bool)
     if len(frame.columns):
-        first = frame.iloc[:, 0].astype(str).str.strip().str.lower().str.replace("ё", "е")
-        total = first.isin(TOTAL_WORDS).to_numpy().copy()
+        first = frame.iloc[:, 0]
+        words = [v for v in pd.unique(first) if isinstance(v, str) and normalise(v) in TOTAL_WORDS]
+        total = first.isin(words).to_numpy().copy()
         total[:start] = False
     keep &= ~blank & ~total
     if keep.all():

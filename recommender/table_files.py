@@ -27,6 +27,7 @@ from recommender.schema import (
 )
 
 _log = logging.getLogger(__name__)
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def read_xlsx(file: Path) -> pd.DataFrame:
@@ -92,7 +93,7 @@ def read_table_source(
             if dialect != csv_dialect.Dialect("utf-8-sig", ","):
                 _log.warning("%s: read as %s", file, dialect.describe())
             raw = csv_dialect.read_csv(file, dialect)
-        elif suffix in (".parquet", ".pq"):
+        elif suffix in PARQUET_SUFFIXES:
             raw = pd.read_parquet(file)
         elif suffix == ".xlsx":
             raw = read_xlsx(file)
@@ -109,7 +110,7 @@ def read_table_source(
             raise
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
     source = Source.of(file)
-    if suffix not in (".parquet", ".pq"):  # typed data has no report layout
+    if suffix not in PARQUET_SUFFIXES:  # typed data has no report layout
         known = sheet_layout.known_headers(table, [*(columns or {}), *offers])
         raw, source = sheet_layout.table_rows(raw, table, source, known)
     raw = schema_headers(user_headers(raw, columns or {}, source), table, source)

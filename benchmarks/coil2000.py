@@ -16,7 +16,7 @@ personalised model at least popularity's HR@1 under defaults. The data is read f
 ``$COIL2000_PATH`` (default ``../shared/datasets/coil2000``) and never copied.
 
     python benchmarks/coil2000.py [--path DIR] [--models ease,als] [--tune 20] [--json out.json]
-                                  [--seed 0] [--folds 5] [--model-seed 42]
+                                  [--seed 0] [--folds 5] [--model-seed 42] [--one-file]
 
 ``--folds K`` runs the protocol of the README's gradient-boosted reference instead: clients are
 cut into K seeded folds and each fold is imported and trained on its own, only its clients'
@@ -106,7 +106,8 @@ def write_tables(
     test: np.ndarray | None = None,
     singles: bool = False,
 ) -> pd.DataFrame:
-    """clients.csv, items.csv, interactions.csv (hidden products left out); the hidden pairs.
+    """clients.csv, items.csv, interactions.csv (hidden products left out), and the same as
+    one client x product table with the clients' attributes (portfolio.csv); the hidden pairs.
 
     ``test`` (a boolean mask over clients; None: all) limits the hiding to those clients: the
     others keep their whole portfolio (the reference's k-fold protocol). The product hidden
@@ -138,6 +139,10 @@ def write_tables(
     keep = owned.copy()
     rows = np.flatnonzero(hidden >= 0)
     keep[rows, hidden[rows]] = False
+    # COIL's own shape: each client's attributes and products in one row, keyed by 'ID'
+    card = clients.rename(columns={"client_id": "ID"})
+    flags = pd.DataFrame(keep.astype(int), columns=items["item_id"])
+    pd.concat([card, flags], axis=1).to_csv(out / "portfolio.csv", index=False)
     client_idx, product_idx = np.nonzero(keep)
     pd.DataFrame(
         {
@@ -244,6 +249,8 @@ def run_fold(
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["RECSYS_DATA_DIR"] = str(root / f"data-{fold}")
     files = {"clients": "clients.csv", "items": "items.csv", "interactions": "interactions.csv"}
+    if args.one_file:
+        files = {"items": "items.csv", "interactions": "portfolio.csv"}
     options = [x for name, f in files.items() for x in (f"--{name}", str(t / f))]
     recsys("data", "import", *options, env=env)
     return hidden, {
@@ -279,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="clients owning one product hide it too (imported with none: cold, scored from "
         "their attributes alone); figures also for those clients and the others apart",
+    )
+    parser.add_argument(
+        "--one-file",
+        action="store_true",
+        help="import the clients and their products as one table (COIL's own shape: 'ID', the "
+        "attributes, a 0/1 column per product) instead of clients.csv and interactions.csv",
     )
     args = parser.parse_args(argv)
     if args.folds == 1 or args.folds < 0:

@@ -82,7 +82,22 @@ def read_table_source(
     (the user's own mapping, ``{header: schema column}``) before the schema's matching and
     aliases (``schema.schema_headers``). Interactions without an ``item_id`` column but with
     columns named as ``offers`` are a client x offer table, read as long rows
-    (``recommender.wide``)."""
+    (``recommender.wide``); a column of it that is no offer is an error here (``read_tables``
+    reads it as the clients' attribute)."""
+    return read_tables(path, table, offers=offers, columns=columns, attributes=False)[table]
+
+
+def read_tables(
+    path: str | os.PathLike[str],
+    table: str,
+    *,
+    offers: Collection[str] = (),
+    columns: Mapping[str, str] | None = None,
+    attributes: bool = True,
+) -> dict[str, tuple[pd.DataFrame, Source]]:
+    """``read_table_source`` as ``{table: (frame, source)}``, and with ``attributes``, for a
+    client x offer table with columns that are no offers, those columns as the clients
+    table too (``"clients"``: ``client_id`` and the attributes, validated as clients)."""
     file = Path(path)
     if not file.is_file():
         raise DataValidationError([f"{file}: file not found"])
@@ -123,5 +138,40 @@ def read_table_source(
             file,
             len(items),
         )
-        raw, source = wide.long_from_wide(raw, offers, source)
-    return validate_table(raw, table, source=source), source
+        portfolio = wide.long_from_wide(raw, offers, source, attributes=attributes)
+        read = {
+            table: (
+                validate_table(portfolio.interactions, table, source=portfolio.source),
+                portfolio.source,
+            )
+        }
+        if names := portfolio.attribute_names:
+            _log.warning(
+                "%s: column(s) %s are no offers: read as the clients' attributes (the clients "
+                "table of this import, one row per client)",
+                file,
+                ", ".join(map(repr, names)),
+            )
+            at = portfolio.attribute_source
+            clients = schema_headers(portfolio.attributes, "clients", at)
+            read["clients"] = (validate_table(clients, "clients", source=at), at)
+        return read
+    try:
+        return {table: (validate_table(raw, table, source=source), source)}
+    except DataValidationError as exc:
+        if table != "interactions" or "item_id" in raw.columns:
+            raise
+        raise DataValidationError(exc.problems, exc.total, hint=_wide_hint(offers)) from None
+
+
+def _wide_hint(offers: Collection[str]) -> str:
+    """Why interactions without ``item_id`` were not read as a client x offer table."""
+    if not offers:
+        return (
+            "A client x offer table (one column per offer) is read against the catalogue: "
+            "import the offers (--items) with it or before it."
+        )
+    return (
+        "No column is named as an offer of the catalogue, so this is no client x offer table "
+        f"either (offers such as {', '.join(map(repr, list(offers)[:3]))})."
+    )

@@ -21,10 +21,12 @@ from benchmarks.coil2000 import (
     scores,
     write_tables,
 )
+from feature_store.offline import OfflineStore
 from recommender.dataset import Dataset
 from recommender.evaluation.split_choice import auto_split
 from recommender.models.registry import build_model
 from recommender.ranking import ClientBlock, RankingPolicy
+from training.cli.data_import import import_files
 
 PATH = Path(DEFAULT_PATH)
 
@@ -88,6 +90,28 @@ def test_singles_hide_their_only_product_and_leave_the_others_draws_alone(
     assert not set(imported["client_id"]) & set(hidden.loc[hidden["cold"], "client_id"])
     clients = pd.read_csv(tmp_path / "clients.csv", dtype=str)
     assert len(clients) == 9822  # the cold clients are imported, with their attributes
+
+
+def test_the_one_table_shape_imports_as_the_three_files(tmp_path: Path) -> None:
+    """COIL's own shape (each client's attributes and products in one row, keyed by ``ID``)
+    through ``recsys data import --items --interactions``: the same clients and portfolios."""
+    write_tables(load_coil(PATH), tmp_path)
+    stored = {}
+    for shape, files in {
+        "three": ("clients", "items", "interactions"),
+        "one": ("items", "portfolio"),
+    }.items():
+        given = {("interactions" if f == "portfolio" else f): tmp_path / f"{f}.csv" for f in files}
+        import_files(given, data_dir=tmp_path / shape)
+        stored[shape] = OfflineStore(tmp_path / shape)
+    clients = [s.read_table("clients") for s in stored.values()]
+    assert len(clients[1]) == 9822
+    assert clients[0].equals(clients[1])
+    pairs = [
+        s.read_table("interactions")[["client_id", "item_id"]].sort_values(["client_id", "item_id"])
+        for s in stored.values()
+    ]
+    assert pairs[0].reset_index(drop=True).equals(pairs[1].reset_index(drop=True))
 
 
 def test_defaults_choose_the_snapshot_split(tables: tuple[Dataset, pd.DataFrame]) -> None:

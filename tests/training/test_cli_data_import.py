@@ -280,3 +280,40 @@ def test_the_user_maps_headers_no_alias_covers(tmp_path: Path) -> None:
     ):
         result = run(tmp_path, "data", "import", *args, "--column", bad)
         assert result.exit_code == 2 and said in result.output
+
+
+def test_one_portfolio_file_gives_the_clients_and_what_they_own(tmp_path: Path) -> None:
+    """An export listing each client's card and products in one row (an insurer's ``ID``,
+    attributes, a 0/1 column per product): the attributes are the clients table."""
+    card = (
+        "ID,join_date,sex,branch_code,i1,i2\n"
+        "A1,1/2/2015,M,748L,1,0\n"
+        "A2,13/2/2015,F,1X1H,1,1\n"
+        "A3,,F,748L,0,0\n"
+    )
+    args = files(tmp_path, items=ITEMS, interactions=card)
+    result = run(tmp_path, "data", "import", *args)
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    clients = store.read_table("clients")
+    assert clients["client_id"].tolist() == ["A1", "A2", "A3"]  # A3 owns nothing: kept, cold
+    assert clients["join_date"].tolist()[:2] == ["2015-02-01", "2015-02-13"]
+    assert clients["branch_code"].tolist() == ["748L", "1X1H", "748L"]
+    owned = store.read_table("interactions")
+    assert owned[["client_id", "item_id"]].to_numpy().tolist() == [
+        ["A1", "i1"],
+        ["A2", "i1"],
+        ["A2", "i2"],
+    ]
+    # the same file given as --clients too reads the same tables
+    same = [*args, "--clients", str(tmp_path / "interactions.csv")]
+    result = run(tmp_path, "data", "import", *same)
+    assert result.exit_code == 0, result.output
+    assert OfflineStore(tmp_path / "data").read_table("clients").equals(clients)
+    # another clients file beside it: two sources of the clients' attributes, refused
+    result = run(tmp_path, "data", "import", *args, *files(tmp_path, clients=CLIENTS))
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())  # the message wraps after the long temporary path
+    assert "column 'join_date' is not an offer of the catalogue" in said
+    assert "the clients' attributes come with the offers when --clients is not given" in said
+    assert len(OfflineStore(tmp_path / "data").read_table("clients")) == 3  # nothing written

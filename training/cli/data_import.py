@@ -48,7 +48,7 @@ def import_files(
     from feature_store.offline import TABLES, OfflineStore
     from recommender.integrity import check_integrity, offer_names
     from recommender.schema import Source
-    from recommender.table_files import read_table_source
+    from recommender.table_files import read_tables
 
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:
@@ -58,16 +58,30 @@ def import_files(
     kept = [name for name in store.tables() if name not in files]
     tables = {name: store.read_table(name) for name in kept}
     sources = {name: Source(f"{store.root}/snapshots/{current}/{name}.parquet") for name in kept}
-    for name in sorted(files, key=TABLES.index):  # items first: a wide file names offers
+    # items first: a wide file names offers; interactions before clients: a wide file may hold
+    # the clients' attributes (its columns that are no offers) when --clients gives no other
+    # file, and then it is the clients table
+    own_clients = "clients" in files and not _same_file(files["clients"], files.get("interactions"))
+    read: set[str] = set()
+    for name in sorted(files, key=("items", "interactions", "clients").index):
+        if name in read:
+            continue  # the portfolio file given as --clients too: its attributes were read
         catalogue = tables.get("items") if name == "interactions" else None
         # a wide file's columns may be offers' ids or names
         offers = [] if catalogue is None else [*catalogue["item_id"], *offer_names(catalogue)]
-        tables[name], sources[name] = read_table_source(
-            files[name], name, offers=offers, columns=columns
-        )
+        attributes = name == "interactions" and not own_clients
+        for table, (frame, source) in read_tables(
+            files[name], name, offers=offers, columns=columns, attributes=attributes
+        ).items():
+            tables[table], sources[table] = frame, source
+            read.add(table)
     tables = {name: tables[name] for name in TABLES if name in tables}
     clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
     return store.write_snapshot(clean), report
+
+
+def _same_file(a: PathLike, b: PathLike | None) -> bool:
+    return b is not None and Path(a).resolve() == Path(b).resolve()
 
 
 def import_movielens(
@@ -147,8 +161,8 @@ def import_command(
         typer.Option(
             "--interactions",
             help=(
-                "Interactions, long or one row per client and a column per offer; CSV, .xlsx "
-                "or Parquet."
+                "Interactions, long or one row per client and a column per offer (its other "
+                "columns: the clients' attributes); CSV, .xlsx or Parquet."
             ),
         ),
     ] = None,

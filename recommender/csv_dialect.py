@@ -1,7 +1,8 @@
 """CSV as Excel and 1C write it in Russia: Windows-1251, ';' between fields, decimal commas.
 
-``read_csv`` reads every cell as text. The encoding is UTF-8 (a byte-order mark is dropped),
-else Windows-1251, the encoding of Russian Windows exports (any byte sequence decodes, so it is
+``read_csv`` reads every cell as text. The encoding is UTF-16 when the file starts with its
+byte-order mark (Excel's "Unicode text", tab separated), else UTF-8 (a mark is dropped), else
+Windows-1251, the encoding of Russian Windows exports (any byte sequence decodes, so it is
 the fallback, reported in ``Dialect``). The field separator is the one of ``,`` ``;`` and tab
 that the header line holds most of. A ``;``-separated file is what Excel writes where the comma
 is the decimal separator, so in such a file numbers may read ``1 234,5``: ``decimal_points``
@@ -38,7 +39,7 @@ class Dialect:
 
     def describe(self) -> str:
         names = {",": "','", ";": "';'", "\t": "tab"}
-        text = {"utf-8-sig": "UTF-8", "cp1251": "Windows-1251"}[self.encoding]
+        text = {"utf-8-sig": "UTF-8", "cp1251": "Windows-1251", "utf-16": "UTF-16"}[self.encoding]
         return f"{text}, fields separated by {names[self.separator]}"
 
 
@@ -47,7 +48,8 @@ def sniff(path: Path) -> Dialect:
     module; a later byte that is not UTF-8 fails the read itself, with its position)."""
     with path.open("rb") as handle:
         data = handle.read(SNIFF_BYTES)
-    for encoding in ENCODINGS:
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # Excel "Unicode text"
+    for encoding in ("utf-16",) if utf16 else ENCODINGS:
         try:  # incremental: a character cut at the end of the sample is not an error
             text = codecs.getincrementaldecoder(encoding)().decode(data, final=False)
         except UnicodeDecodeError:

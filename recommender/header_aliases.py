@@ -104,6 +104,21 @@ HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+#: Names of a workbook's sheet holding each table (after ``normalise``): one workbook with
+#: sheets "Клиенты", "Услуги", "Продажи" is given as --clients, --items and --interactions.
+SHEETS: dict[str, tuple[str, ...]] = {
+    "items": (
+        "items", "catalog", "catalogue", "products", "offers", "services", "price list",
+        "каталог", "услуги", "товары", "номенклатура", "продукты", "предложения", "прайс",
+        "прайс-лист",
+    ),
+    "clients": ("clients", "customers", "accounts", "клиенты", "контрагенты", "покупатели"),
+    "interactions": (
+        "interactions", "sales", "orders", "events", "portfolio", "subscriptions",
+        "продажи", "подключения", "заказы", "события", "портфель", "реализация", "подписки",
+    ),
+}  # fmt: skip
+
 #: Russian names of the offer kinds (after ``normalise``), as a catalogue's ``Вид`` column has.
 KINDS: dict[str, str] = {
     "тариф": "tariff",

@@ -52,6 +52,13 @@ class DataValidationError(ValueError):
         super().__init__("\n".join(lines))
 
 
+#: Table files read as delimited text (``recommender.csv_dialect``): Excel saves "Unicode
+#: text" as .txt, tab separated.
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+#: Excel workbooks (openpyxl): plain and macro-enabled.
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a table came from; ``header_lines`` is set for CSV and Excel so lines (sheet rows)
@@ -68,9 +75,9 @@ class Source:
         if isinstance(source, Source):
             return source
         name = str(source)
-        if name.lower().endswith(".xlsx"):
+        if name.lower().endswith(EXCEL_SUFFIXES):
             return cls(name, 1, "sheet row")
-        return cls(name, 1 if name.lower().endswith(".csv") else None)
+        return cls(name, 1 if name.lower().endswith(TEXT_SUFFIXES) else None)
 
     def with_rows(self, rows: np.ndarray) -> Source:
         """This source for a table whose row ``i`` comes from this source's row ``rows[i]``

@@ -1,7 +1,8 @@
 """Table files read as the schema's tables: CSV as Russian Excel and 1C write it
-(``recommender.csv_dialect``), Excel .xlsx workbooks, Parquet, and a client x offer table read
-as long interactions (``recommender.wide``). Each is validated by ``recommender.schema``, and
-problems name the file's rows (CSV lines, sheet rows, the wide table's rows).
+(``recommender.csv_dialect``), Excel workbooks (a sheet per table), Parquet, and a client x
+offer table read as long interactions (``recommender.wide``). Each is validated by
+``recommender.schema``, and problems name the file's rows (CSV lines, sheet rows, the wide
+table's rows).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import math
 import os
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,11 @@ import numpy as np
 import pandas as pd
 
 from recommender import csv_dialect, sheet_layout, wide
+from recommender.header_aliases import SHEETS, normalise
 from recommender.schema import (
+    EXCEL_SUFFIXES,
     SCHEMAS,
+    TEXT_SUFFIXES,
     DataValidationError,
     Source,
     schema_headers,
@@ -30,15 +35,43 @@ _log = logging.getLogger(__name__)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-def read_xlsx(file: Path) -> pd.DataFrame:
-    """The first sheet of an Excel workbook (the header in its first row), every cell as the
-    text a CSV export of it would hold: whole numbers without ``.0``, dates as ISO text."""
+def read_xlsx(file: Path, table: str = "") -> tuple[pd.DataFrame, str | None]:
+    """A sheet of an Excel workbook, every cell as the text a CSV export of it would hold:
+    whole numbers without ``.0``, dates as ISO text; and the sheet's name when the workbook has
+    several. That sheet is the one named as ``table`` (``header_aliases.SHEETS``: a workbook
+    with sheets "Клиенты", "Услуги", "Продажи" is given as each table), else the first."""
     with pd.ExcelFile(file, engine="openpyxl") as workbook:
-        names = workbook.sheet_names
+        names = [str(name) for name in workbook.sheet_names]
+        sheet = sheet_for(names, table)
         if len(names) > 1:
-            _log.warning("%s: read sheet %r, the first of %d", file, names[0], len(names))
-        raw = pd.read_excel(workbook, sheet_name=names[0], dtype=object)
-    return raw.map(_cell_text)
+            _log.warning("%s: read sheet %r of %s as %s", file, sheet, names, table or "the table")
+        raw = pd.read_excel(workbook, sheet_name=sheet, dtype=object)
+    return raw.map(_cell_text), sheet if len(names) > 1 else None
+
+
+def same_table(
+    a: str | os.PathLike[str], b: str | os.PathLike[str], tables: tuple[str, str]
+) -> bool:
+    """Whether file ``a`` read as ``tables[0]`` and file ``b`` read as ``tables[1]`` read the
+    same data: one file, and in a workbook the same sheet."""
+    if Path(a).resolve() != Path(b).resolve():
+        return False
+    if not Path(a).suffix.lower().endswith(EXCEL_SUFFIXES) or not Path(a).is_file():
+        return True
+    from openpyxl import load_workbook
+
+    book = load_workbook(a, read_only=True)
+    try:
+        names = [str(name) for name in book.sheetnames]
+    finally:
+        book.close()
+    return sheet_for(names, tables[0]) == sheet_for(names, tables[1])
+
+
+def sheet_for(names: list[str], table: str) -> str:
+    """The sheet of ``names`` named as ``table`` (``header_aliases.SHEETS``), else the first."""
+    known = SHEETS.get(table, ())
+    return next((name for name in names if normalise(name) in known), names[0])
 
 
 def _cell_text(value: Any) -> Any:
@@ -55,9 +88,10 @@ def _cell_text(value: Any) -> Any:
 
 
 def read_table_file(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
-    """Read a CSV (all cells as text; UTF-8 or Windows-1251, ',' ';' or tab separated, decimal
-    commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx (its first sheet, cells as
-    text: ``read_xlsx``) or Parquet file; validate it as ``table``."""
+    """Read a CSV / tab-separated text (all cells as text; UTF-8, Windows-1251 or UTF-16, decimal
+    commas in ';' files: ``recommender.csv_dialect``), Excel .xlsx / .xlsm (the sheet named as
+    ``table``, else the first; cells as text: ``read_xlsx``) or Parquet file; validate it as
+    ``table``."""
     return read_table_source(path, table)[0]
 
 
@@ -103,18 +137,23 @@ def read_tables(
         raise DataValidationError([f"{file}: file not found"])
     suffix = file.suffix.lower()
     try:
-        if suffix == ".csv":
+        sheet = None
+        if suffix in TEXT_SUFFIXES:
             dialect = csv_dialect.sniff(file)
             if dialect != csv_dialect.Dialect("utf-8-sig", ","):
                 _log.warning("%s: read as %s", file, dialect.describe())
             raw = csv_dialect.read_csv(file, dialect)
         elif suffix in PARQUET_SUFFIXES:
             raw = pd.read_parquet(file)
-        elif suffix == ".xlsx":
-            raw = read_xlsx(file)
+        elif suffix in EXCEL_SUFFIXES:
+            raw, sheet = read_xlsx(file, table)
         else:
             raise DataValidationError(
-                [f"{file}: unsupported file type {suffix!r} (CSV, Parquet or Excel .xlsx)"]
+                [
+                    f"{file}: unsupported file type {suffix!r} (CSV or tab-separated text "
+                    f"{'/'.join(TEXT_SUFFIXES)}, Excel {'/'.join(EXCEL_SUFFIXES)}, Parquet; an "
+                    "old Excel .xls is saved as .xlsx first)"
+                ]
             )
     except pd.errors.EmptyDataError:
         raise DataValidationError([f"{file}: file is empty (no header line)"]) from None
@@ -125,11 +164,13 @@ def read_tables(
             raise
         raise DataValidationError([f"{file}: cannot be read: {exc}"]) from None
     source = Source.of(file)
+    if sheet is not None:  # errors name the sheet too
+        source = replace(source, name=f"{file} (sheet {sheet!r})")
     if suffix not in PARQUET_SUFFIXES:  # typed data has no report layout
         known = sheet_layout.known_headers(table, [*(columns or {}), *offers])
         raw, source = sheet_layout.table_rows(raw, table, source, known)
     raw = schema_headers(user_headers(raw, columns or {}, source), table, source)
-    if suffix == ".csv" and dialect.decimal_comma:  # after the headers: 'Цена' is 'price'
+    if suffix in TEXT_SUFFIXES and dialect.decimal_comma:  # after the headers: 'Цена' is 'price'
         numbers = [s.name for s in SCHEMAS.get(table, ()) if s.kind == "number"]
         raw = csv_dialect.decimal_points(raw, numbers)
     if table == "interactions" and offers and (items := wide.offer_columns(raw, offers)):

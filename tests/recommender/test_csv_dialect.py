@@ -38,6 +38,7 @@ def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path
         ("a;b\n1,5;2\n", "utf-8", csv_dialect.Dialect("utf-8-sig", ";")),
         ("a\tb\n1\t2\n", "utf-8", csv_dialect.Dialect("utf-8-sig", "\t")),
         ("клиент;отрасль\nc1;Банк\n", "cp1251", csv_dialect.Dialect("cp1251", ";")),
+        ("клиент\tотрасль\nc1\tБанк\n", "utf-16", csv_dialect.Dialect("utf-16", "\t")),
     ],
 )
 def test_sniff(tmp_path: Path, text: str, encoding: str, expected: csv_dialect.Dialect) -> None:

@@ -317,3 +317,40 @@ def test_one_portfolio_file_gives_the_clients_and_what_they_own(tmp_path: Path) 
     assert "column 'join_date' is not an offer of the catalogue" in said
     assert "the clients' attributes come with the offers when --clients is not given" in said
     assert len(OfflineStore(tmp_path / "data").read_table("clients")) == 3  # nothing written
+
+
+def test_one_workbook_with_a_sheet_per_table_imports(tmp_path: Path) -> None:
+    """A CRM workbook given as every table: each reads its own sheet, in any order; a wide sheet
+    with attributes beside a clients sheet is two sources of the clients, refused."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sales = book.active
+    assert sales is not None
+    sales.title = "Продажи"
+    for row in (["Код клиента", "Услуга"], ["c1", "i1"], ["c2", "i2"]):
+        sales.append(row)
+    for title, rows in {
+        "Клиенты": [["Код клиента", "Отрасль"], ["c1", "ИТ"], ["c2", "Банки"]],
+        "Услуги": [["Код", "Наименование"], ["i1", "Basic"], ["i2", "Linux"]],
+    }.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path = tmp_path / "crm.xlsx"
+    book.save(path)
+    given = [x for table in ("items", "clients", "interactions") for x in (f"--{table}", str(path))]
+    result = run(tmp_path, "data", "import", *given)
+    assert result.exit_code == 0, result.output
+    store = OfflineStore(tmp_path / "data")
+    assert store.read_table("clients")["industry"].tolist() == ["ИТ", "Банки"]
+    assert store.read_table("items")["name"].tolist() == ["Basic", "Linux"]
+    assert store.read_table("interactions")["item_id"].tolist() == ["i1", "i2"]
+    book.remove(sales)
+    owned = book.create_sheet("Продажи")
+    for row in (["Код клиента", "Регион", "i1", "i2"], ["c1", "Москва", 1, 0]):
+        owned.append(row)
+    book.save(path)
+    result = run(tmp_path, "data", "import", *given)
+    assert result.exit_code == 2
+    assert "column 'Регион' is not an offer" in " ".join(result.output.split())

@@ -48,7 +48,7 @@ def import_files(
     from feature_store.offline import TABLES, OfflineStore
     from recommender.integrity import check_integrity, offer_names
     from recommender.schema import Source
-    from recommender.table_files import read_tables
+    from recommender.table_files import read_tables, same_table
 
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:
@@ -61,7 +61,10 @@ def import_files(
     # items first: a wide file names offers; interactions before clients: a wide file may hold
     # the clients' attributes (its columns that are no offers) when --clients gives no other
     # file, and then it is the clients table
-    own_clients = "clients" in files and not _same_file(files["clients"], files.get("interactions"))
+    own_clients = "clients" in files and not (
+        "interactions" in files
+        and same_table(files["clients"], files["interactions"], ("clients", "interactions"))
+    )
     read: set[str] = set()
     for name in sorted(files, key=("items", "interactions", "clients").index):
         if name in read:
@@ -78,10 +81,6 @@ def import_files(
     tables = {name: tables[name] for name in TABLES if name in tables}
     clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
     return store.write_snapshot(clean), report
-
-
-def _same_file(a: PathLike, b: PathLike | None) -> bool:
-    return b is not None and Path(a).resolve() == Path(b).resolve()
 
 
 def import_movielens(
@@ -192,7 +191,9 @@ def import_command(
     error; naive means UTC), from 1990-01-01 to 1 day ahead, as at the events API
     (recommender.bounds). Russian headers (Код клиента, Отрасль, Услуга, Дата, Наименование,
     Вид, Цена) are read as the columns a file does not name itself, each said; offers and
-    clients may be named by their names. Unknown ids and duplicates are counted and reported.
+    clients may be named by their names. A workbook of several sheets gives each table the
+    sheet named as it (Клиенты, Услуги, Продажи). Unknown ids and duplicates are counted and
+    reported.
     """
     given = {"items": items, "clients": clients, "interactions": interactions}
     files: dict[str, PathLike] = {k: v for k, v in given.items() if v is not None}

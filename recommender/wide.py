@@ -52,6 +52,22 @@ def offer_columns(frame: pd.DataFrame, offers: Collection[str]) -> list[str]:
     return items if items and client_key(columns, items) is not None else []
 
 
+def warn_offer_attributes(clients: pd.DataFrame, offers: Collection[str], name: str) -> list[str]:
+    """Warn of (and return) columns of a clients file named as offers: read as the clients'
+    attributes, they are what each client owned when the file was written, which a time split
+    must not see; given as ``--interactions`` the file is read as what the clients own."""
+    known = {normalise(offer) for offer in offers}
+    named = [str(c) for c in clients.columns if c != "client_id" and normalise(str(c)) in known]
+    if named:
+        _log.warning(
+            "%s: column(s) %s are named as offers: read as the clients' attributes (give the "
+            "file as --interactions to read them as what the clients own)",
+            name,
+            ", ".join(map(repr, named[:MAX_LISTED])) + (" ..." if len(named) > MAX_LISTED else ""),
+        )
+    return named
+
+
 def client_key(columns: list[str], items: list[str]) -> str | None:
     """The column of a wide table naming the client: ``client_id``, else the one column that is
     neither an offer, a row column nor a total (an export's ``Customer``), else the one a

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner, Result
 
 from feature_store.offline import OfflineStore
@@ -282,7 +283,9 @@ def test_the_user_maps_headers_no_alias_covers(tmp_path: Path) -> None:
         assert result.exit_code == 2 and said in result.output
 
 
-def test_one_portfolio_file_gives_the_clients_and_what_they_own(tmp_path: Path) -> None:
+def test_one_portfolio_file_gives_the_clients_and_what_they_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """An export listing each client's card and products in one row (an insurer's ``ID``,
     attributes, a 0/1 column per product): the attributes are the clients table."""
     card = (
@@ -316,6 +319,13 @@ def test_one_portfolio_file_gives_the_clients_and_what_they_own(tmp_path: Path) 
     said = " ".join(result.output.split())  # the message wraps after the long temporary path
     assert "column 'join_date' is not an offer of the catalogue" in said
     assert "the clients' attributes come with the offers when --clients is not given" in said
+    # the file given as --clients alone: its offer columns are attributes, and the import says so
+    caplog.clear()
+    result = run(tmp_path, "data", "import", "--clients", str(tmp_path / "interactions.csv"))
+    assert result.exit_code == 0, result.output
+    assert "column(s) 'i1', 'i2' are named as offers: read as the clients' attributes" in (
+        caplog.text
+    )
     assert len(OfflineStore(tmp_path / "data").read_table("clients")) == 3  # nothing written
 
 

@@ -49,6 +49,7 @@ def import_files(
     from recommender.integrity import check_integrity, offer_names
     from recommender.schema import Source
     from recommender.table_files import read_tables, same_table
+    from recommender.wide import warn_offer_attributes
 
     unknown = sorted(set(files) - set(TABLES))
     if unknown or not files:
@@ -78,6 +79,9 @@ def import_files(
         ).items():
             tables[table], sources[table] = frame, source
             read.add(table)
+        if name == "clients" and "items" in tables:
+            items = tables["items"]
+            warn_offer_attributes(frame, [*items["item_id"], *offer_names(items)], str(files[name]))
     tables = {name: tables[name] for name in TABLES if name in tables}
     clean, report = check_integrity(tables, on_unknown=on_unknown, sources=sources)
     return store.write_snapshot(clean), report

@@ -8,7 +8,7 @@ first (``Код клиента`` before ``Клиент``: where both are present
 other stays an extra column). A header is matched after ``normalise`` (case, spaces, ``ё``).
 An alias is read only where the file has no column of the schema's own name, and
 ``recommender.schema.schema_headers`` says each one it reads. ``KINDS`` are the Russian names
-of the offer kinds (``ItemKind``).
+of the offer kinds (``ItemKind``), ``EVENTS`` the other names of the event types (``EventType``).
 """
 
 from __future__ import annotations
@@ -100,7 +100,15 @@ HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
             "order date",
         ),
         "value": ("количество", "кол-во", "quantity", "qty"),
-        "event_type": ("тип события", "событие", "event"),
+        "event_type": (
+            "тип события",
+            "событие",
+            "операция",
+            "вид операции",
+            "тип операции",
+            "event",
+            "event type",
+        ),
     },
 }
 
@@ -131,6 +139,29 @@ KINDS: dict[str, str] = {
     "услуга": "addon",
     "доп. услуга": "addon",
     "дополнительная услуга": "addon",
+}
+
+#: Other names of the event types (after ``normalise``), as a CRM's sales or subscription
+#: register writes its operation: ``Продажа``, ``Подключение``, ``Отключение``, ...
+EVENTS: dict[str, str] = {
+    **dict.fromkeys(("покупка", "продажа", "заказ", "реализация", "sale", "order"), "purchase"),
+    **dict.fromkeys(
+        ("подключение", "подписка", "начало подписки", "активация", "subscription", "activation"),
+        "subscription_start",
+    ),
+    **dict.fromkeys(("продление", "пролонгация", "renew"), "renewal"),
+    **dict.fromkeys(
+        ("отключение", "расторжение", "отмена", "отказ", "cancel", "cancelled", "canceled"),
+        "cancellation",
+    ),
+    **dict.fromkeys(("запись", "запись на курс", "enrollment", "enroll"), "enrolment"),
+    **dict.fromkeys(
+        ("завершение", "завершение курса", "окончание курса", "completed"), "completion"
+    ),
+    **dict.fromkeys(("использование", "потребление", "use"), "usage"),
+    "просмотр": "view",
+    "показ": "impression",
+    **dict.fromkeys(("клик", "переход"), "click"),
 }
 
 _SPACES = re.compile(r"\s+")

@@ -28,7 +28,7 @@ import pandas as pd
 from recommender import dates
 from recommender.bounds import EARLIEST_TIMESTAMP, MAX_EVENT_VALUE, latest_timestamp
 from recommender.domain import Eligibility, EventType, ItemKind, Segment
-from recommender.header_aliases import KINDS, header_aliases, normalise_all
+from recommender.header_aliases import EVENTS, KINDS, header_aliases, normalise_all
 
 MAX_LISTED = 20
 _log = logging.getLogger(__name__)
@@ -118,7 +118,10 @@ def _enum(name: str, values: type[Any], required: bool = True, default: Any = No
 _INTERACTION_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("client_id", "id", required=True),
     ColumnSpec("item_id", "id", required=True),
-    _enum("event_type", EventType, required=False, default=EventType.PURCHASE.value),
+    replace(
+        _enum("event_type", EventType, required=False, default=EventType.PURCHASE.value),
+        aliases=tuple(EVENTS.items()),
+    ),
     ColumnSpec("timestamp", "timestamp", required=True),
     ColumnSpec("value", "number", minimum=0.0, maximum=MAX_EVENT_VALUE, default=1.0),
 )
@@ -186,8 +189,13 @@ def _convert_enum(raw: pd.Series, spec: ColumnSpec, missing: pd.Series) -> Conve
     clean = normalise_all(_as_text(raw)).map(lookup)
     bad = clean.isna() & ~missing
     options = ", ".join(spec.allowed)
-    if spec.aliases:
-        options += f" (or {', '.join(name for name, _ in spec.aliases)})"
+    if spec.aliases:  # a long list is shown by one other name per value
+        first: dict[str, str] = {}
+        for name, value in spec.aliases:
+            first.setdefault(value, name)
+        shown = [n for n, _ in spec.aliases] if len(spec.aliases) <= 12 else [*first.values()]
+        more = ", ..." if len(shown) < len(spec.aliases) else ""
+        options += f" (or {', '.join(shown)}{more})"
     return clean.astype("str"), bad, lambda v: f"{v!r} is not one of {options}"
 
 

@@ -1,6 +1,14 @@
 """Header aliases: the most specific present one wins, and only for columns not named."""
 
-from recommender.header_aliases import HEADERS, KINDS, header_aliases, normalise
+from recommender.domain import EventType
+from recommender.header_aliases import (
+    EVENTS,
+    HEADERS,
+    KINDS,
+    SHEETS,
+    header_aliases,
+    normalise,
+)
 
 
 def test_normalise_folds_case_spaces_and_yo() -> None:
@@ -39,3 +47,7 @@ def test_aliases_are_written_as_normalise_leaves_them() -> None:
             assert all(normalise(a) == a for a in aliases)
     assert all(normalise(k) == k for k in KINDS)
     assert set(KINDS.values()) == {"tariff", "course", "addon"}
+    assert all(normalise(k) == k for k in EVENTS)
+    assert set(EVENTS.values()) == {e.value for e in EventType}
+    for table, sheets in SHEETS.items():
+        assert table in HEADERS and all(normalise(n) == n for n in sheets)

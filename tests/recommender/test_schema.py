@@ -207,6 +207,21 @@ def test_items_without_kind_or_price_and_russian_kinds(tmp_path: Path) -> None:
     assert "(or тариф," in message
 
 
+def test_a_register_s_operations_read_as_event_types(tmp_path: Path) -> None:
+    text = (
+        "Клиент;Услуга;Дата;Операция\n"
+        "c1;a;01.02.2024;Продажа\nc1;b;01.03.2024;ОТКЛЮЧЕНИЕ\nc2;a;01.02.2024;Enrollment\n"
+    )
+    events = read_table_file(write(tmp_path, "register.csv", text), "interactions")
+    assert events["event_type"].tolist() == ["purchase", "cancellation", "enrolment"]
+    message = error_of(write(tmp_path, "r.csv", text.replace("Продажа", "Бонус")), "interactions")
+    said = "r.csv row 1 (line 2), column 'event_type': 'Бонус' is not one of purchase"
+    assert said in message
+    # one other name per event type, not the whole list
+    assert "(or покупка, подключение, продление, отключение, запись," in message
+    assert "пролонгация" not in message
+
+
 def test_whole_float_ids_read_as_integers(tmp_path: Path) -> None:
     path = tmp_path / "clients.parquet"
     pd.DataFrame({"client_id": [7.0, 12.0], "industry": ["it", "it"]}).to_parquet(path)
